@@ -1,0 +1,91 @@
+"""Stage 1: KeyWater (lon/lat) -> Area (metres): coverage, transit region and fence polygons."""
+
+from __future__ import annotations
+
+import shapely
+from shapely.geometry import LineString, MultiPolygon, Point, Polygon
+from shapely.ops import nearest_points
+from shapely.prepared import prep
+
+from geofences.model import KeyWater
+from geofences.projection import LocalProjection
+from mission.errors import PlanningError
+from mission.planning.fence import enclosing_polygon, inner_polygon
+from mission.planning.types import Area
+
+NOFLY_KEEPOUT_M = 5.0  # legs stay this far from an uploaded no-fly exclusion
+SHORE_OVERFLY_M = 10.0  # lanes may run this far past the shoreline (never past the fence)
+
+
+def as_multipolygon(geom: shapely.Geometry) -> MultiPolygon:
+    if isinstance(geom, MultiPolygon):
+        return geom
+    if isinstance(geom, Polygon):
+        return MultiPolygon([geom]) if not geom.is_empty else MultiPolygon()
+    parts = [g for g in getattr(geom, "geoms", []) if isinstance(g, Polygon) and not g.is_empty]
+    return MultiPolygon(parts)
+
+
+def shore_overfly_m(fence_margin_m: float) -> float:
+    return min(SHORE_OVERFLY_M, fence_margin_m / 2.0)
+
+
+def build_area(kw: KeyWater, proj: LocalProjection) -> Area:
+    water = as_multipolygon(proj.geom_to_m(kw.water))
+    if water.is_empty:
+        raise PlanningError(f"{kw.id}: the water polygon is empty")
+    home = Point(proj.to_xy(kw.launch.lon, kw.launch.lat))
+    margin = kw.patrol.fence_margin_m
+    overfly = shore_overfly_m(margin)
+
+    nofly = tuple(enclosing_polygon(proj.geom_to_m(z.polygon), 0.0) for z in kw.no_fly)
+    keepout = shapely.union_all([z.buffer(NOFLY_KEEPOUT_M) for z in nofly]) if nofly else None
+    if keepout is not None and keepout.contains(home):
+        raise PlanningError(f"{kw.id}: the launch point is inside a no-fly zone; move the launch")
+
+    # Islands keep only their core in the fence: lanes run right up to the shore.
+    islands = [Polygon(ring) for poly in water.geoms for ring in poly.interiors]
+    island_cores = tuple(
+        core for isl in islands if (core := inner_polygon(isl, overfly + 5.0)) is not None
+    )
+
+    # The launch is on the bank: the fence and the transit region include a
+    # corridor from it to the water, or arming fails with "breaching fence".
+    shore_pt = nearest_points(water, home)[0]
+    corridor = LineString([home, shore_pt]) if home.distance(shore_pt) > 0.1 else home
+    outline = shapely.union_all([Polygon(p.exterior) for p in water.geoms])
+    inclusion = enclosing_polygon(shapely.union_all([outline, corridor.buffer(margin)]), margin)
+
+    transit = shapely.union_all([water.buffer(overfly), corridor.buffer(overfly)])
+    transit = transit.intersection(inclusion.buffer(-2.0))
+    for core in island_cores:
+        transit = transit.difference(core.buffer(2.0))
+    coverage: shapely.Geometry = water
+    if keepout is not None:
+        transit = transit.difference(keepout)
+        coverage = water.difference(keepout)
+    transit = _part_with(transit, home)
+    # Water cut off from the launch by a no-fly zone cannot be surveyed.
+    coverage = coverage.intersection(transit)
+    return Area(
+        water=water,
+        coverage=as_multipolygon(coverage),
+        transit=transit,
+        transit_prepared=prep(transit),
+        fence_inclusion=inclusion,
+        fence_exclusions=nofly + island_cores,
+        home_xy=(home.x, home.y),
+    )
+
+
+def _part_with(region: shapely.Geometry, home: Point) -> Polygon | MultiPolygon:
+    """Only the part of the transit region reachable from the launch can be flown."""
+    if isinstance(region, Polygon):
+        return region
+    parts = [g for g in getattr(region, "geoms", []) if isinstance(g, Polygon)]
+    if not parts:
+        raise PlanningError("no flyable area is left inside the fence; check the no-fly zones")
+    reach = [p for p in parts if p.distance(home) < 1.0]
+    if reach:
+        return reach[0]
+    return max(parts, key=lambda p: p.area)
