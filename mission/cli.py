@@ -86,10 +86,8 @@ def main() -> None:
     except Exception as exc:  # an unexpected failure still gets one line
         if os.environ.get("WATERPATROL_DEBUG"):
             raise
-        typer.echo(
-            f"internal error: {type(exc).__name__}: {exc} (set WATERPATROL_DEBUG=1 for a traceback)",
-            err=True,
-        )
+        reason = f"{type(exc).__name__}: {exc}"
+        typer.echo(f"internal error: {reason} (WATERPATROL_DEBUG=1 shows a traceback)", err=True)
         sys.exit(70)
     sys.exit(rv if isinstance(rv, int) else 0)
 

@@ -60,7 +60,7 @@ NAV_POSITION_CMDS = frozenset(
 
 
 def deg_to_e7(deg: float) -> int:
-    return int(round(deg * 1e7))
+    return round(deg * 1e7)
 
 
 @dataclass(frozen=True)

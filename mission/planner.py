@@ -17,7 +17,7 @@ from mission.planning import cells, coverage, items, patterns, route, sorties, s
 from mission.planning.transit import TransitRouter
 from mission.planning.types import Area, Lane, Leg
 
-COARSE_STEP_DEG = 10.0
+COARSE_STEP_DEG = 15.0
 
 
 @dataclass(frozen=True)
@@ -31,18 +31,22 @@ def choose_sweep(
 ) -> SweepChoice:
     """The lane bearing that minimises lane flying time plus turns (unless the file fixes one).
 
-    Coarse search every 10 degrees on a simplified region, then refined around
-    the best; the final lanes are cut from the full region.
+    A coarse search every 15 degrees on a simplified region, refined at 5 and
+    1 degree around the best; the final lanes are cut from the full region.
     """
     if fixed is not None:
         return SweepChoice(fixed % 180.0, swaths.lanes(region, fixed % 180.0, spacing_m, origin))
-    rough = region.simplify(spacing_m / 4.0)
+    rough = region.simplify(spacing_m / 2.0)
+    costs: dict[float, float] = {}
 
     def cost(b: float) -> float:
-        return coverage.lanes_time_s(swaths.lanes(rough, b, spacing_m, origin), speed_m_s, turn_s)
+        b = float(b % 180.0)
+        if b not in costs:
+            costs[b] = coverage.sweep_time_s(rough, b, spacing_m, origin, speed_m_s, turn_s)
+        return costs[b]
 
     best = min(np.arange(0.0, 180.0, COARSE_STEP_DEG), key=cost)
-    for step in (COARSE_STEP_DEG / 4.0, 1.0):
+    for step in (5.0, 1.0):
         best = min((best - 2 * step, best - step, best, best + step, best + 2 * step), key=cost)
     bearing = float(best % 180.0)
     return SweepChoice(bearing, swaths.lanes(region, bearing, spacing_m, origin))
@@ -104,9 +108,8 @@ def plan(kw: KeyWater, pattern: str | None = None) -> MissionPlan:
         lane_legs = route.order_lines(along, area.home_xy)
         target = area.coverage
 
-    flown = route.connect(lane_legs, area.home_xy, router)
     paths = sorties.split_sorties(
-        flown, area.home_xy, router, p.speed_m_s, p.altitude_m, kw.vehicle
+        lane_legs, area.home_xy, router, p.speed_m_s, p.altitude_m, kw.vehicle
     )
     home = (kw.launch.lon, kw.launch.lat, kw.launch.alt_amsl_m)
     trigger = cam.trigger_distance_m(p.altitude_m, p.front_overlap) if p.trigger_camera else None

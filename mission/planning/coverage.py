@@ -2,20 +2,28 @@
 
 from __future__ import annotations
 
-import math
-
 import shapely
 from shapely.geometry import LineString
 
-from mission.planning.types import Lane, Leg
+from mission.planning import swaths
+from mission.planning.types import XY, Leg
 
 
-def lanes_time_s(lanes: list[Lane], speed_m_s: float, turn_s: float) -> float:
-    """Cost of a sweep angle: lane length plus one turn per lane (transits ignored)."""
-    if not lanes:
+def sweep_time_s(
+    region: shapely.Geometry,
+    bearing_deg: float,
+    spacing_m: float,
+    origin: XY,
+    speed_m_s: float,
+    turn_s: float,
+) -> float:
+    """Cost of a sweep bearing: lane length plus one turn per lane segment (transits ignored)."""
+    lines = swaths.lane_lines(region, bearing_deg, spacing_m, origin)
+    cuts = shapely.intersection(lines, region)
+    segments = int(shapely.get_num_geometries(cuts).sum())
+    if segments == 0:
         return float("inf")
-    length = sum(math.dist(ln.a, ln.b) for ln in lanes)
-    return length / speed_m_s + len(lanes) * turn_s
+    return float(shapely.length(cuts).sum()) / speed_m_s + segments * turn_s
 
 
 def swath_coverage(legs: list[Leg], target: shapely.Geometry, swath_width_m: float) -> float:

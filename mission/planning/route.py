@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 
 from mission.planning.cells import Cell
-from mission.planning.transit import TransitRouter
 from mission.planning.types import XY, Leg
 
 
@@ -31,18 +30,6 @@ def _entries(cell: Cell) -> list[tuple[bool, bool, XY]]:
         (False, True, last.a),
         (False, False, last.b),
     ]
-
-
-def connect(legs: list[Leg], start: XY, router: TransitRouter) -> list[Leg]:
-    """Join lane legs in the given order with routed transits, starting at ``start``."""
-    out: list[Leg] = []
-    pos = start
-    for leg in legs:
-        if _d(pos, leg.start) > 0.01:
-            out.append(Leg(tuple(router.path(pos, leg.start)), "transit"))
-        out.append(leg)
-        pos = leg.end
-    return out
 
 
 def order_cells(cells: list[Cell], start: XY) -> list[Leg]:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from geofences.model import VehicleSettings
 from mission.errors import PlanningError
-from mission.planning.transit import TransitRouter
+from mission.planning.transit import DistanceField, TransitRouter
 from mission.planning.types import XY, Leg
 
 
@@ -44,14 +44,34 @@ def _path_length(pts: list[XY]) -> float:
 
 
 class _Budget:
+    """Time to get home and land from any point: a straight hop when clear, else the grid."""
+
     def __init__(self, router: TransitRouter, home: XY, speed: float, descend_s: float) -> None:
         self.router, self.home, self.speed, self.descend_s = router, home, speed, descend_s
+        self._field: DistanceField | None = None
+
+    @property
+    def field(self) -> DistanceField:
+        if self._field is None:
+            self._field = DistanceField(self.router.region, self.home)
+        return self._field
 
     def home_path(self, p: XY) -> list[XY]:
-        return self.router.path(p, self.home)
+        if self.router.is_clear(p, self.home):
+            return [p, self.home]
+        return self.field.path(p, self.router.is_clear) or self.router.path(p, self.home)
+
+    def from_home(self, p: XY) -> list[XY]:
+        return self.home_path(p)[::-1]
 
     def home_s(self, p: XY) -> float:
-        return _path_length(self.home_path(p)) / self.speed + self.descend_s
+        if self.router.is_clear(p, self.home):
+            dist = _d(p, self.home)
+        else:
+            dist = self.field.distance(p)
+            if math.isinf(dist):
+                dist = _path_length(self.home_path(p))
+        return dist / self.speed + self.descend_s
 
 
 def split_sorties(
@@ -81,7 +101,12 @@ def split_sorties(
             lane = lanes[lane_i]
             start = resume if resume is not None else lane.points[point_i]
             # Reach the lane (or the resume point) through the transit region.
-            approach = router.path(pos, start) if _d(pos, start) > 0.01 else [pos]
+            if _d(pos, start) <= 0.01:
+                approach = [pos]
+            elif pos == home:
+                approach = budget.from_home(start)
+            else:
+                approach = router.path(pos, start)
             t_approach = _path_length(approach) / speed_m_s + (vehicle.turn_s if flew_lane else 0)
             if t + t_approach + budget.home_s(start) > usable:
                 break
@@ -126,7 +151,7 @@ def split_sorties(
             )
         back = budget.home_path(pos)
         home_legs = (Leg(tuple(back), "transit"),) if len(back) > 1 else ()
-        total = t + budget.home_s(pos)
+        total = t + _path_length(back) / speed_m_s + budget.descend_s
         sorties.append(SortiePath(tuple(legs), home_legs, total, turns))
     return sorties
 

@@ -30,14 +30,10 @@ def lane_positions(ymin: float, ymax: float, spacing_m: float) -> np.ndarray:
     return first + spacing_m * np.arange(n)
 
 
-def lanes(
-    region: shapely.Geometry,
-    bearing_deg: float,
-    spacing_m: float,
-    origin: XY,
-    min_length_m: float = 1.0,
-) -> list[Lane]:
-    """Lane segments over ``region`` in metres (unrotated), ordered by lane then along-lane."""
+def lane_lines(
+    region: shapely.Geometry, bearing_deg: float, spacing_m: float, origin: XY
+) -> np.ndarray:
+    """Full-length lane lines across ``region`` (unclipped), in the region's own frame."""
     rot = rotation_deg(bearing_deg)
     rotated = affinity.rotate(region, rot, origin=origin)
     xmin, ymin, xmax, ymax = rotated.bounds
@@ -51,7 +47,36 @@ def lanes(
             axis=1,
         )
     )
-    cuts = shapely.intersection(lines, rotated)
+    return np.asarray(shapely.transform(lines, _rotator(-rot, origin)))
+
+
+def _rotator(deg: float, origin: XY):
+    c, s = math.cos(math.radians(deg)), math.sin(math.radians(deg))
+    ox, oy = origin
+
+    def rotate(xy: np.ndarray) -> np.ndarray:
+        dx, dy = xy[:, 0] - ox, xy[:, 1] - oy
+        return np.column_stack([ox + dx * c - dy * s, oy + dx * s + dy * c])
+
+    return rotate
+
+
+def lanes(
+    region: shapely.Geometry,
+    bearing_deg: float,
+    spacing_m: float,
+    origin: XY,
+    min_length_m: float = 1.0,
+) -> list[Lane]:
+    """Lane segments over ``region`` in metres (unrotated), ordered by lane then along-lane."""
+    rot = rotation_deg(bearing_deg)
+    rotated = affinity.rotate(region, rot, origin=origin)
+    cuts = shapely.intersection(
+        shapely.transform(
+            lane_lines(region, bearing_deg, spacing_m, origin), _rotator(rot, origin)
+        ),
+        rotated,
+    )
     out: list[Lane] = []
     cos_r, sin_r = math.cos(math.radians(-rot)), math.sin(math.radians(-rot))
     ox, oy = origin
