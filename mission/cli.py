@@ -27,7 +27,9 @@ app = typer.Typer(
 
 # (module, attribute, name): typer apps mounted as command groups, or single
 # commands registered as functions.
-_GROUPS: list[tuple[str, str, str]] = []
+_GROUPS: list[tuple[str, str, str]] = [
+    ("mission.export.cli", "app", "export"),
+]
 _COMMANDS: list[tuple[str, str, str]] = [
     ("mission.plan_cli", "plan", "plan"),
 ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import shapely
+import shapely.ops
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import dijkstra
 from shapely.geometry import LineString, MultiLineString, MultiPolygon, Polygon
@@ -69,20 +70,75 @@ def centreline(poly: Polygon, sample_m: float = 10.0) -> LineString:
     return line.simplify(sample_m / 2)
 
 
+STATION_M = 10.0  # distance between cross-sections along the centreline
+
+
+def _extend_ends(line: LineString, poly: Polygon, trim_m: float) -> LineString:
+    """Cut the medial axis's hooks into the end corners, then run straight to the banks."""
+    if line.length <= 3 * trim_m:
+        return line
+    core = shapely.ops.substring(line, trim_m, line.length - trim_m)
+    c = np.asarray(core.coords)
+    reach = 4 * trim_m
+    head = c[0] + (c[0] - c[1]) / np.linalg.norm(c[0] - c[1]) * reach
+    tail = c[-1] + (c[-1] - c[-2]) / np.linalg.norm(c[-1] - c[-2]) * reach
+    longer = LineString([head, *c, tail]).intersection(poly)
+    parts = [longer] if isinstance(longer, LineString) else list(getattr(longer, "geoms", []))
+    parts = [p for p in parts if isinstance(p, LineString)]
+    return max(parts, key=lambda p: p.intersection(core.buffer(1.0)).length) if parts else core
+
+
+def _cross_sections(poly: Polygon, centre: LineString) -> tuple[np.ndarray, np.ndarray]:
+    """Left and right bank points of the cross-section at each station along ``centre``."""
+    stations = np.append(np.arange(0.0, centre.length, STATION_M), centre.length)
+    pts = shapely.get_coordinates(shapely.line_interpolate_point(centre, stations))
+    ahead = shapely.get_coordinates(
+        shapely.line_interpolate_point(centre, np.minimum(stations + 5.0, centre.length))
+    )
+    behind = shapely.get_coordinates(
+        shapely.line_interpolate_point(centre, np.maximum(stations - 5.0, 0.0))
+    )
+    tangent = ahead - behind
+    tangent /= np.maximum(np.linalg.norm(tangent, axis=1, keepdims=True), 1e-9)
+    normal = np.column_stack([-tangent[:, 1], tangent[:, 0]])  # to the left
+    span = np.hypot(*(np.subtract(poly.bounds[2:], poly.bounds[:2])))
+    cuts = shapely.intersection(
+        shapely.linestrings(np.stack([pts - normal * span, pts + normal * span], axis=1)), poly
+    )
+    left, right = np.empty_like(pts), np.empty_like(pts)
+    for i, cut in enumerate(cuts):
+        pieces = [cut] if isinstance(cut, LineString) else list(getattr(cut, "geoms", []))
+        here = shapely.Point(pts[i])
+        piece = min(pieces, key=lambda g: g.distance(here)) if pieces else None
+        if piece is None or piece.is_empty:
+            left[i] = right[i] = pts[i]
+            continue
+        a, b = np.asarray(piece.coords[0]), np.asarray(piece.coords[-1])
+        # Order the ends so "left" is along +normal.
+        if np.dot(a - pts[i], normal[i]) < np.dot(b - pts[i], normal[i]):
+            a, b = b, a
+        left[i], right[i] = a, b
+    return left, right
+
+
 def corridor_lanes(coverage: MultiPolygon, spacing_m: float) -> list[Leg]:
-    """Lanes parallel to each part's centreline, spread evenly across its width."""
+    """Lanes along each part's centreline, spread evenly across its local width.
+
+    The river is cut into cross-sections every few metres along the centreline;
+    lane k of n passes (k + 1/2) / n of the way across each, so lanes follow
+    the banks as the river narrows and widens.
+    """
     legs: list[Leg] = []
     for poly in _polys(coverage):
         centre = centreline(poly)
-        probe = shapely.segmentize(centre, 20.0)
-        half = float(max(poly.exterior.distance(shapely.Point(c)) for c in probe.coords))
-        width = 2.0 * half
-        n = max(1, int(np.ceil(width / spacing_m - 1e-9)))
-        offsets = (np.arange(n) - (n - 1) / 2.0) * (width / n if n > 1 else 0.0)
-        for off in offsets:
-            lane = (
-                centre if abs(off) < 1e-6 else centre.offset_curve(float(off), join_style="round")
-            )
+        half = float(max(poly.exterior.distance(shapely.Point(c)) for c in centre.coords))
+        centre = _extend_ends(centre, poly, half)
+        left, right = _cross_sections(poly, centre)
+        widths = np.linalg.norm(left - right, axis=1)
+        n = max(1, int(np.ceil(float(widths.max()) / spacing_m - 1e-9)))
+        for k in range(n):
+            f = (k + 0.5) / n
+            lane = LineString(left + f * (right - left)).simplify(2.0)
             clipped = lane.intersection(poly)
             parts = (
                 [clipped]
@@ -91,8 +147,7 @@ def corridor_lanes(coverage: MultiPolygon, spacing_m: float) -> list[Leg]:
             )
             for part in parts:
                 if isinstance(part, LineString) and part.length > spacing_m:
-                    pts = tuple((float(x), float(y)) for x, y in part.simplify(2.0).coords)
-                    legs.append(Leg(pts, "lane"))
+                    legs.append(Leg(tuple((float(x), float(y)) for x, y in part.coords), "lane"))
     if not legs:
         raise PlanningError("the corridor is too short or narrow to plan lanes along it")
     return legs

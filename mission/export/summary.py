@@ -1,0 +1,80 @@
+"""A plan's summary: a dict for ``--json`` and a short text for the operator."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from mission.export._fence import fence_shapes
+from mission.plan import MissionPlan
+
+
+def as_dict(plan: MissionPlan) -> dict[str, Any]:
+    """Plain JSON-ready data: the key water, the PlanSummary numbers, sorties, fence and rally."""
+    polygons, circles = fence_shapes(plan.fence)
+    return {
+        "key_water": {"id": plan.key_water_id, "name": plan.key_water_name},
+        "pattern": plan.pattern,
+        "altitude_m": plan.altitude_m,
+        "home": {"lat": plan.home[0], "lon": plan.home[1], "alt_amsl_m": plan.home[2]},
+        "summary": asdict(plan.summary),
+        "sorties": [
+            {
+                "index": s.index,
+                "items": len(s.items),
+                "waypoints": sum(1 for it in s.items[1:] if it.has_position),
+                "length_m": s.length_m,
+                "est_flight_s": s.est_flight_s,
+            }
+            for s in plan.sorties
+        ],
+        "fence": {
+            "items": len(plan.fence),
+            "inclusion_polygons": sum(1 for p in polygons if p.inclusion),
+            "exclusion_polygons": sum(1 for p in polygons if not p.inclusion),
+            "circles": len(circles),
+            "vertices": sum(len(p.vertices) for p in polygons),
+        },
+        "rally_points": len(plan.rally),
+        "fence_params": dict(plan.fence_params),
+    }
+
+
+def as_line(plan: MissionPlan) -> str:
+    """The headline numbers on one line (the preview map's subtitle)."""
+    s = plan.summary
+    return (
+        f"area {s.area_km2:.2f} km² · path {s.path_km:.1f} km · {s.lanes} lanes · "
+        f"{s.turns} turns · {format_duration(s.est_flight_s)} · {s.sorties} "
+        f"{'sortie' if s.sorties == 1 else 'sorties'} · coverage {s.coverage_pct:.1f} % · "
+        f"spacing {s.line_spacing_m:.1f} m · GSD {s.gsd_cm:.1f} cm"
+    )
+
+
+def as_text(plan: MissionPlan) -> str:
+    """A few lines for the terminal."""
+    s = plan.summary
+    sweep = "" if s.sweep_angle_deg is None else f"   sweep {s.sweep_angle_deg:.0f}°"
+    lines = [
+        f"{plan.key_water_name} ({plan.key_water_id}): {plan.pattern} at {plan.altitude_m:g} m",
+        f"  area {s.area_km2:.2f} km²   path {s.path_km:.1f} km   "
+        f"lanes {s.lanes}   turns {s.turns}",
+        f"  est. flight {format_duration(s.est_flight_s)} in {s.sorties} "
+        f"{'sortie' if s.sorties == 1 else 'sorties'}   coverage {s.coverage_pct:.1f} %",
+        f"  line spacing {s.line_spacing_m:.1f} m   GSD {s.gsd_cm:.1f} cm/px{sweep}",
+    ]
+    for sortie in plan.sorties:
+        lines.append(
+            f"  sortie {sortie.index}: {len(sortie.items)} items, "
+            f"{sortie.length_m / 1000:.2f} km, {format_duration(sortie.est_flight_s)}"
+        )
+    return "\n".join(lines)
+
+
+def format_duration(seconds: float) -> str:
+    total = round(seconds)
+    h, rem = divmod(total, 3600)
+    m, s = divmod(rem, 60)
+    if h:
+        return f"{h} h {m:02d} min"
+    return f"{m} min {s:02d} s"
