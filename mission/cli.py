@@ -28,6 +28,7 @@ app = typer.Typer(
 # (module, attribute, name): typer apps mounted as command groups, or single
 # commands registered as functions.
 _GROUPS: list[tuple[str, str, str]] = [
+    ("geofences.cli", "app", "waters"),
     ("mission.export.cli", "app", "export"),
 ]
 _COMMANDS: list[tuple[str, str, str]] = [

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 
-import numpy as np
 from shapely.geometry import LineString
 
 from geofences.model import PATTERNS, KeyWater
@@ -13,43 +11,9 @@ from geofences.projection import LocalProjection
 from mission.errors import PlanningError
 from mission.plan import MissionPlan, PlanSummary, Sortie
 from mission.planning import area as area_stage
-from mission.planning import cells, coverage, items, patterns, route, sorties, swaths
+from mission.planning import cells, coverage, items, patterns, route, sorties, swaths, sweep
 from mission.planning.transit import TransitRouter
-from mission.planning.types import Area, Lane, Leg
-
-COARSE_STEP_DEG = 15.0
-
-
-@dataclass(frozen=True)
-class SweepChoice:
-    bearing_deg: float
-    lanes: list[Lane]
-
-
-def choose_sweep(
-    region, spacing_m: float, origin, speed_m_s: float, turn_s: float, fixed: float | None
-) -> SweepChoice:
-    """The lane bearing that minimises lane flying time plus turns (unless the file fixes one).
-
-    A coarse search every 15 degrees on a simplified region, refined at 5 and
-    1 degree around the best; the final lanes are cut from the full region.
-    """
-    if fixed is not None:
-        return SweepChoice(fixed % 180.0, swaths.lanes(region, fixed % 180.0, spacing_m, origin))
-    rough = region.simplify(spacing_m / 2.0)
-    costs: dict[float, float] = {}
-
-    def cost(b: float) -> float:
-        b = float(b % 180.0)
-        if b not in costs:
-            costs[b] = coverage.sweep_time_s(rough, b, spacing_m, origin, speed_m_s, turn_s)
-        return costs[b]
-
-    best = min(np.arange(0.0, 180.0, COARSE_STEP_DEG), key=cost)
-    for step in (5.0, 1.0):
-        best = min((best - 2 * step, best - step, best, best + step, best + 2 * step), key=cost)
-    bearing = float(best % 180.0)
-    return SweepChoice(bearing, swaths.lanes(region, bearing, spacing_m, origin))
+from mission.planning.types import Area, Leg
 
 
 def survey_route(
@@ -57,9 +21,11 @@ def survey_route(
 ) -> tuple[list[Leg], float]:
     lane_region = area.coverage.buffer(area_stage.shore_overfly_m(kw.patrol.fence_margin_m))
     lane_region = lane_region.intersection(area.transit.buffer(-1.0))  # lane ends strictly inside
-    choice = choose_sweep(
+    choice = sweep.choose_sweep(
         lane_region,
+        area.coverage,
         spacing,
+        kw.patrol.camera.footprint_m(kw.patrol.altitude_m)[0],
         area.home_xy,
         kw.patrol.speed_m_s,
         kw.vehicle.turn_s,

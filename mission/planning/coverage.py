@@ -11,19 +11,22 @@ from mission.planning.types import XY, Leg
 
 def sweep_time_s(
     region: shapely.Geometry,
+    extent: shapely.Geometry,
     bearing_deg: float,
     spacing_m: float,
     origin: XY,
     speed_m_s: float,
     turn_s: float,
 ) -> float:
-    """Cost of a sweep bearing: lane length plus one turn per lane segment (transits ignored)."""
-    lines = swaths.lane_lines(region, bearing_deg, spacing_m, origin)
+    """Cost of a sweep bearing: lane length plus, per lane segment, a turn and a hop of one
+    spacing to the next lane (longer transits ignored)."""
+    lines = swaths.lane_lines(extent, bearing_deg, spacing_m, origin)
     cuts = shapely.intersection(lines, region)
     segments = int(shapely.get_num_geometries(cuts).sum())
     if segments == 0:
         return float("inf")
-    return float(shapely.length(cuts).sum()) / speed_m_s + segments * turn_s
+    length = float(shapely.length(cuts).sum()) + segments * spacing_m
+    return length / speed_m_s + segments * turn_s
 
 
 def swath_coverage(legs: list[Leg], target: shapely.Geometry, swath_width_m: float) -> float:

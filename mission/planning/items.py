@@ -46,10 +46,9 @@ def sortie_items(
         if leg in sortie.home_legs:
             pts = pts[:-1]  # RTL flies the last hop home
         for k, xy in enumerate(pts):
-            if last is not None and math.dist(xy, last) < 0.5:
-                continue
-            items.append(_wp(proj, xy, altitude_m))
-            last = xy
+            if last is None or math.dist(xy, last) >= 0.5:
+                items.append(_wp(proj, xy, altitude_m))
+                last = xy
             if trigger_distance_m and leg.kind == "lane" and k == 0:
                 items.append(
                     MissionItem(Cmd.DO_SET_CAM_TRIGG_DIST, Frame.MISSION, param1=trigger_distance_m)

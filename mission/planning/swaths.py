@@ -31,12 +31,13 @@ def lane_positions(ymin: float, ymax: float, spacing_m: float) -> np.ndarray:
 
 
 def lane_lines(
-    region: shapely.Geometry, bearing_deg: float, spacing_m: float, origin: XY
+    extent: shapely.Geometry, bearing_deg: float, spacing_m: float, origin: XY
 ) -> np.ndarray:
-    """Full-length lane lines across ``region`` (unclipped), in the region's own frame."""
+    """Full-length lane lines spaced across ``extent`` (the water), not yet clipped."""
     rot = rotation_deg(bearing_deg)
-    rotated = affinity.rotate(region, rot, origin=origin)
+    rotated = affinity.rotate(extent, rot, origin=origin)
     xmin, ymin, xmax, ymax = rotated.bounds
+    xmin, xmax = xmin - 2 * spacing_m, xmax + 2 * spacing_m  # clipping decides the ends
     ys = lane_positions(ymin, ymax, spacing_m)
     lines = shapely.linestrings(
         np.stack(
@@ -63,20 +64,18 @@ def _rotator(deg: float, origin: XY):
 
 def lanes(
     region: shapely.Geometry,
+    extent: shapely.Geometry,
     bearing_deg: float,
     spacing_m: float,
     origin: XY,
     min_length_m: float = 1.0,
 ) -> list[Lane]:
-    """Lane segments over ``region`` in metres (unrotated), ordered by lane then along-lane."""
+    """Lanes spaced across ``extent`` (the water) and clipped to ``region`` (where lanes may
+    fly: a little past the shore), in metres, ordered by lane then along-lane."""
     rot = rotation_deg(bearing_deg)
     rotated = affinity.rotate(region, rot, origin=origin)
-    cuts = shapely.intersection(
-        shapely.transform(
-            lane_lines(region, bearing_deg, spacing_m, origin), _rotator(rot, origin)
-        ),
-        rotated,
-    )
+    lines = lane_lines(extent, bearing_deg, spacing_m, origin)
+    cuts = shapely.intersection(shapely.transform(lines, _rotator(rot, origin)), rotated)
     out: list[Lane] = []
     cos_r, sin_r = math.cos(math.radians(-rot)), math.sin(math.radians(-rot))
     ox, oy = origin
