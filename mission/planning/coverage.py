@@ -2,16 +2,34 @@
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
 import shapely
-from shapely.geometry import LineString
+from shapely.geometry import LineString, Polygon
+from shapely.geometry.polygon import orient
 
 from mission.planning import swaths
 from mission.planning.types import XY, Leg
 
 
+def boundary_edges(region: shapely.Geometry) -> np.ndarray:
+    """Every boundary edge as (x1, y1, x2, y2), shells CCW and holes CW (interior on the left)."""
+    polys = [region] if isinstance(region, Polygon) else list(getattr(region, "geoms", []))
+    out = []
+    for poly in polys:
+        if not isinstance(poly, Polygon) or poly.is_empty:
+            continue
+        poly = orient(poly, 1.0)
+        for ring in [poly.exterior, *poly.interiors]:
+            c = np.asarray(ring.coords)[:, :2]
+            out.append(np.hstack([c[:-1], c[1:]]))
+    return np.vstack(out) if out else np.zeros((0, 4))
+
+
 def sweep_time_s(
-    region: shapely.Geometry,
-    extent: shapely.Geometry,
+    edges: np.ndarray,
+    extent_xy: np.ndarray,
     bearing_deg: float,
     spacing_m: float,
     origin: XY,
@@ -19,14 +37,36 @@ def sweep_time_s(
     turn_s: float,
 ) -> float:
     """Cost of a sweep bearing: lane length plus, per lane segment, a turn and a hop of one
-    spacing to the next lane (longer transits ignored)."""
-    lines = swaths.lane_lines(extent, bearing_deg, spacing_m, origin)
-    cuts = shapely.intersection(lines, region)
-    segments = int(shapely.get_num_geometries(cuts).sum())
+    spacing to the next lane (longer transits ignored).
+
+    Counted without building geometry: along a lane, the region's inside length is
+    the sum of x where upward edges cross it minus where downward edges do
+    (interior on the left of every edge), and each upward crossing ends a segment.
+    """
+    a = math.radians(swaths.rotation_deg(bearing_deg))
+    c, s = math.cos(a), math.sin(a)
+    ox, oy = origin
+
+    def rot(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        dx, dy = x - ox, y - oy
+        return dx * c - dy * s, dx * s + dy * c
+
+    _, ey = rot(extent_xy[:, 0], extent_xy[:, 1])
+    ys = swaths.lane_positions(float(ey.min()), float(ey.max()), spacing_m)
+    x1, y1 = rot(edges[:, 0], edges[:, 1])
+    x2, y2 = rot(edges[:, 2], edges[:, 3])
+    up = y2 > y1
+    lo, hi = np.minimum(y1, y2), np.maximum(y1, y2)
+    yy = ys[:, None]
+    crosses = (lo[None, :] <= yy) & (yy < hi[None, :])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        xc = x1[None, :] + (yy - y1[None, :]) * (x2 - x1)[None, :] / (y2 - y1)[None, :]
+    sign = np.where(up, 1.0, -1.0)[None, :]
+    length = float(np.where(crosses, xc * sign, 0.0).sum())
+    segments = int((crosses & up[None, :]).sum())
     if segments == 0:
         return float("inf")
-    length = float(shapely.length(cuts).sum()) + segments * spacing_m
-    return length / speed_m_s + segments * turn_s
+    return (length + segments * spacing_m) / speed_m_s + segments * turn_s
 
 
 def swath_coverage(legs: list[Leg], target: shapely.Geometry, swath_width_m: float) -> float:

@@ -124,7 +124,9 @@ def fill_in_lanes(
     """
     if not paths:
         return []
-    seen = shapely.union_all(shapely.buffer(paths, swath_w * FILL_IN_HALF_SWATH))
+    seen = shapely.buffer(
+        shapely.multilinestrings(paths), swath_w * FILL_IN_HALF_SWATH, quad_segs=2
+    )
     missed = shapely.difference(target, seen)
     min_area = max(target.area * FILL_IN_MIN_FRACTION, 0.05 * swath_w * swath_w)
     extra: list[Lane] = []

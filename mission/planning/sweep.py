@@ -20,7 +20,7 @@ from mission.planning import coverage, swaths
 from mission.planning.types import XY, Lane
 
 COARSE_STEP_DEG = 15.0
-FINALISTS = 3
+FINALISTS = 3  # of each kind: hull-edge bearings and the rest
 MIN_HULL_EDGE_FRACTION = 0.05  # of the hull perimeter
 
 
@@ -61,13 +61,15 @@ def choose_sweep(
         bearing = fixed % 180.0
         return SweepChoice(bearing, swaths.lanes(region, extent, bearing, spacing_m, origin))
     rough, rough_extent = region.simplify(spacing_m / 2.0), extent.simplify(spacing_m / 2.0)
+    edges = coverage.boundary_edges(rough)
+    extent_xy = shapely.get_coordinates(rough_extent)
     costs: dict[float, float] = {}
 
     def cost(b: float) -> float:
         b = round(float(b) % 180.0, 3)
         if b not in costs:
             costs[b] = coverage.sweep_time_s(
-                rough, rough_extent, b, spacing_m, origin, speed_m_s, turn_s
+                edges, extent_xy, b, spacing_m, origin, speed_m_s, turn_s
             )
         return costs[b]
 
