@@ -30,6 +30,8 @@ app = typer.Typer(
 _GROUPS: list[tuple[str, str, str]] = [
     ("geofences.cli", "app", "waters"),
     ("mission.export.cli", "app", "export"),
+    ("station.cli", "alerts_app", "alerts"),
+    ("station.cli", "station_app", "station"),
 ]
 _COMMANDS: list[tuple[str, str, str]] = [
     ("mission.plan_cli", "plan", "plan"),
