@@ -42,4 +42,5 @@ class MissionPlan:
     fence: tuple[MissionItem, ...]  # mission_type FENCE
     rally: tuple[MissionItem, ...]  # mission_type RALLY
     summary: PlanSummary
-    fence_params: dict[str, float] = field(default_factory=dict)  # FENCE_* to set before arming
+    # FENCE_* and failsafe parameters to set (and read back) before arming
+    fence_params: dict[str, float] = field(default_factory=dict)

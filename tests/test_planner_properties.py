@@ -72,6 +72,9 @@ def test_every_leg_stays_inside_the_fence_and_out_of_exclusions(kw):
     assert inclusion.covers(shapely.Polygon(water_m.geoms[0].exterior))
     counts = [int(t.param1) for t in mp.fence]
     assert max(counts) <= 70
+    # The whole fence fits a stock copter's 560-byte fence storage
+    # (4 bytes of header, 2 per polygon, 8 per vertex).
+    assert 4 + 2 * (1 + len(exclusions)) + 8 * len(mp.fence) <= 560
 
 
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -5,12 +5,11 @@ from __future__ import annotations
 import shapely
 from shapely.geometry import LineString, MultiPolygon, Point, Polygon
 from shapely.ops import nearest_points
-from shapely.prepared import prep
 
 from geofences.model import KeyWater
 from geofences.projection import LocalProjection
 from mission.errors import PlanningError
-from mission.planning.fence import enclosing_polygon, inner_polygon
+from mission.planning.fence import fit_storage, inner_polygon
 from mission.planning.types import Area
 
 NOFLY_KEEPOUT_M = 5.0  # legs stay this far from an uploaded no-fly exclusion
@@ -38,28 +37,30 @@ def build_area(kw: KeyWater, proj: LocalProjection) -> Area:
     margin = kw.patrol.fence_margin_m
     overfly = shore_overfly_m(margin)
 
-    nofly = tuple(enclosing_polygon(proj.geom_to_m(z.polygon), 0.0) for z in kw.no_fly)
+    outline = shapely.union_all([Polygon(p.exterior) for p in water.geoms])
+    islands = [Polygon(ring) for poly in water.geoms for ring in poly.interiors]
+    shore_pt = nearest_points(water, home)[0]
+    # The launch is on the bank: the fence and the transit region include a
+    # corridor from it to the water, or arming fails with "breaching fence".
+    corridor = LineString([home, shore_pt]) if home.distance(shore_pt) > 0.1 else home
+    # Islands keep only their core in the fence: lanes run right up to the shore.
+    inclusion, nofly, island_cores = fit_storage(
+        shapely.union_all([outline, corridor.buffer(margin)]),
+        margin,
+        [proj.geom_to_m(z.polygon) for z in kw.no_fly],
+        islands,
+        overfly + 5.0,
+    )
     keepout = shapely.union_all([z.buffer(NOFLY_KEEPOUT_M) for z in nofly]) if nofly else None
     if keepout is not None and keepout.contains(home):
         raise PlanningError(f"{kw.id}: the launch point is inside a no-fly zone; move the launch")
 
-    # Islands keep only their core in the fence: lanes run right up to the shore.
-    islands = [Polygon(ring) for poly in water.geoms for ring in poly.interiors]
-    island_cores = tuple(
-        core for isl in islands if (core := inner_polygon(isl, overfly + 5.0)) is not None
-    )
-
-    # The launch is on the bank: the fence and the transit region include a
-    # corridor from it to the water, or arming fails with "breaching fence".
-    shore_pt = nearest_points(water, home)[0]
-    corridor = LineString([home, shore_pt]) if home.distance(shore_pt) > 0.1 else home
-    outline = shapely.union_all([Polygon(p.exterior) for p in water.geoms])
-    inclusion = enclosing_polygon(shapely.union_all([outline, corridor.buffer(margin)]), margin)
-
     transit = shapely.union_all([water.buffer(overfly), corridor.buffer(overfly)])
     transit = transit.intersection(inclusion.buffer(-2.0))
-    for core in island_cores:
-        transit = transit.difference(core.buffer(2.0))
+    # Every island is kept out of the route, fenced or not.
+    for isl in islands:
+        if (core := inner_polygon(isl, overfly + 5.0)) is not None:
+            transit = transit.difference(core.buffer(2.0))
     coverage: shapely.Geometry = water
     if keepout is not None:
         transit = transit.difference(keepout)
@@ -71,7 +72,6 @@ def build_area(kw: KeyWater, proj: LocalProjection) -> Area:
         water=water,
         coverage=as_multipolygon(coverage),
         transit=transit,
-        transit_prepared=prep(transit),
         fence_inclusion=inclusion,
         fence_exclusions=nofly + island_cores,
         home_xy=(home.x, home.y),

@@ -15,6 +15,18 @@ from shapely.geometry.polygon import orient
 from mission.errors import PlanningError
 
 MAX_FENCE_VERTICES = 70  # per polygon, per the ArduPilot wiki
+# Fence storage of a stock copter (and SITL without BRD_SD_FENCE): 560 bytes for
+# the whole fence, 4 of header and 2 + 8 per vertex for each polygon. It is the
+# real limit: one polygon holds at most 69 vertices, and islands share it.
+FENCE_STORAGE_BYTES = 560
+NOFLY_MAX_VERTICES = 16
+ISLAND_MAX_VERTICES = 8
+MIN_INCLUSION_VERTICES = 24
+
+
+def storage_bytes(polygons: list[Polygon]) -> int:
+    """Bytes ArduPilot's AC_PolyFence_loader needs for these polygons."""
+    return 4 + sum(2 + 8 * vertex_count(p) for p in polygons)
 
 
 def vertex_count(poly: Polygon) -> int:
@@ -84,3 +96,43 @@ def inner_polygon(
             return orient(poly, 1.0)
         tol *= 1.5
     return None
+
+
+def fit_storage(
+    outline: shapely.Geometry,
+    margin_m: float,
+    no_fly: list[Polygon],
+    islands: list[Polygon],
+    island_shrink_m: float,
+    budget_bytes: int = FENCE_STORAGE_BYTES,
+) -> tuple[Polygon, tuple[Polygon, ...], tuple[Polygon, ...]]:
+    """Inclusion, no-fly exclusions and island exclusions that fit the fence storage together.
+
+    No-fly zones are always fenced (grown, never cut). The inclusion gets what
+    is left, up to 70 vertices; island cores are added largest first while the
+    inclusion keeps at least ``MIN_INCLUSION_VERTICES``. An island left out of
+    the fence is still avoided by the planned route.
+    """
+    nofly = tuple(enclosing_polygon(z, 0.0, NOFLY_MAX_VERTICES) for z in no_fly)
+    cores = [
+        c
+        for isl in sorted(islands, key=lambda g: g.area, reverse=True)
+        if (c := inner_polygon(isl, island_shrink_m, ISLAND_MAX_VERTICES)) is not None
+    ]
+    fixed = storage_bytes(list(nofly))
+    room = (budget_bytes - fixed - 2) // 8
+    if room < MIN_INCLUSION_VERTICES:
+        raise PlanningError(
+            f"the no-fly zones use {fixed} of the {budget_bytes} bytes of fence storage; "
+            "simplify them or merge neighbouring zones"
+        )
+    kept: list[Polygon] = []
+    for core in cores:
+        cost = 2 + 8 * vertex_count(core)
+        if (room * 8 - sum(2 + 8 * vertex_count(k) for k in kept) - cost) // 8 >= (
+            MIN_INCLUSION_VERTICES
+        ):
+            kept.append(core)
+    left = (room * 8 - sum(2 + 8 * vertex_count(k) for k in kept)) // 8
+    inclusion = enclosing_polygon(outline, margin_m, min(MAX_FENCE_VERTICES, left))
+    return inclusion, nofly, tuple(kept)

@@ -105,7 +105,8 @@ def rally_items(
 
 
 def fence_params(area: Area, altitude_m: float) -> dict[str, float]:
-    """FENCE_* set deliberately (the stock FENCE_RADIUS=150 circle would otherwise rule)."""
+    """Safety parameters set before arming: FENCE_* deliberately (the stock FENCE_RADIUS=150
+    circle would otherwise rule) and the low-battery failsafe."""
     hx, hy = area.home_xy
     reach = max(math.hypot(x - hx, y - hy) for x, y in area.fence_inclusion.exterior.coords)
     radius = math.ceil(reach + 50.0)
@@ -118,4 +119,5 @@ def fence_params(area: Area, altitude_m: float) -> dict[str, float]:
         "FENCE_ALT_MAX": min(altitude_m + FENCE_ALT_HEADROOM_M, LEGAL_CEILING_M),
         "FENCE_RADIUS": float(min(radius, FENCE_RADIUS_MAX_M)),
         "FENCE_ACTION": 1,  # RTL, or LAND if RTL is not possible
+        "BATT_FS_LOW_ACT": 2,  # low battery: RTL (the default 0 does nothing)
     }

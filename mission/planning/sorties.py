@@ -1,10 +1,11 @@
 """Stage 5: route -> sorties that fit the battery, each returning home inside the fence.
 
 The time model: climb to altitude, fly every leg at the survey speed, lose
-``turn_s`` at the start of every lane after the first, fly home along a
-routed path, descend. A sortie stops (mid-lane if need be) at the last point
-from which it can still get home within the usable endurance; the next sortie
-resumes there.
+``turn_s`` at the start of every lane after the first and the time to slow
+down and speed up again at every waypoint (half of speed / WPNAV_ACCEL, an
+average corner), fly home along a routed path, descend. A sortie stops
+(mid-lane if need be) at the last point from which it can still get home
+within the usable endurance; the next sortie resumes there.
 """
 
 from __future__ import annotations
@@ -43,11 +44,16 @@ def _path_length(pts: list[XY]) -> float:
     return sum(_d(pts[i], pts[i + 1]) for i in range(len(pts) - 1))
 
 
+WPNAV_ACCEL_M_S2 = 2.5  # ArduCopter's default horizontal acceleration
+ROUTED_HOME_CORNERS = 8
+
+
 class _Budget:
     """Time to get home and land from any point: a straight hop when clear, else the grid."""
 
     def __init__(self, router: TransitRouter, home: XY, speed: float, descend_s: float) -> None:
         self.router, self.home, self.speed, self.descend_s = router, home, speed, descend_s
+        self.corner_s = 0.5 * speed / WPNAV_ACCEL_M_S2
         self._field: DistanceField | None = None
 
     @property
@@ -66,12 +72,13 @@ class _Budget:
 
     def home_s(self, p: XY) -> float:
         if self.router.is_clear(p, self.home):
-            dist = _d(p, self.home)
-        else:
-            dist = self.field.distance(p)
-            if math.isinf(dist):
-                dist = _path_length(self.home_path(p))
-        return dist / self.speed + self.descend_s
+            return _d(p, self.home) / self.speed + 2 * self.corner_s + self.descend_s
+        dist = self.field.distance(p)
+        if math.isinf(dist):
+            path = self.home_path(p)
+            return _path_length(path) / self.speed + len(path) * self.corner_s + self.descend_s
+        # A routed way home bends a few times: budget for it.
+        return dist / self.speed + ROUTED_HOME_CORNERS * self.corner_s + self.descend_s
 
 
 def split_sorties(
@@ -107,7 +114,11 @@ def split_sorties(
                 approach = budget.from_home(start)
             else:
                 approach = router.path(pos, start)
-            t_approach = _path_length(approach) / speed_m_s + (vehicle.turn_s if flew_lane else 0)
+            t_approach = (
+                _path_length(approach) / speed_m_s
+                + budget.corner_s * len(approach)
+                + (vehicle.turn_s if flew_lane else 0)
+            )
             if t + t_approach + budget.home_s(start) > usable:
                 break
             # Fly as much of the lane as fits.
@@ -117,7 +128,7 @@ def split_sorties(
             k = point_i + 1
             while k < len(lane.points):
                 nxt = lane.points[k]
-                seg_s = _d(pts[-1], nxt) / speed_m_s
+                seg_s = _d(pts[-1], nxt) / speed_m_s + budget.corner_s
                 if t_lane + seg_s + budget.home_s(nxt) <= usable:
                     pts.append(nxt)
                     t_lane += seg_s
@@ -125,7 +136,7 @@ def split_sorties(
                     continue
                 cut = _furthest_reachable(pts[-1], nxt, t_lane, usable, speed_m_s, budget)
                 if cut is not None:
-                    t_lane += _d(pts[-1], cut) / speed_m_s
+                    t_lane += _d(pts[-1], cut) / speed_m_s + budget.corner_s
                     pts.append(cut)
                 finished = False
                 break
@@ -151,7 +162,7 @@ def split_sorties(
             )
         back = budget.home_path(pos)
         home_legs = (Leg(tuple(back), "transit"),) if len(back) > 1 else ()
-        total = t + _path_length(back) / speed_m_s + budget.descend_s
+        total = t + _path_length(back) / speed_m_s + budget.corner_s * len(back) + budget.descend_s
         sorties.append(SortiePath(tuple(legs), home_legs, total, turns))
     return sorties
 
@@ -165,7 +176,7 @@ def _furthest_reachable(
     for _ in range(20):
         mid = (lo + hi) / 2
         p = (a[0] + (b[0] - a[0]) * mid, a[1] + (b[1] - a[1]) * mid)
-        if t0 + _d(a, p) / speed + budget.home_s(p) <= usable:
+        if t0 + _d(a, p) / speed + budget.corner_s + budget.home_s(p) <= usable:
             lo, best = mid, p
         else:
             hi = mid

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from typing import Literal
 
 from shapely.geometry import MultiPolygon, Polygon
-from shapely.prepared import PreparedGeometry
 
 XY = tuple[float, float]
 LegKind = Literal["lane", "transit"]
@@ -19,7 +18,6 @@ class Area:
     water: MultiPolygon  # the water; holes are islands
     coverage: MultiPolygon  # what the camera must see: water minus no-fly zones
     transit: Polygon | MultiPolygon  # where any leg may fly: inside the fence, off islands/no-fly
-    transit_prepared: PreparedGeometry
     fence_inclusion: Polygon  # <= 70 vertices, contains the water and the launch
     fence_exclusions: tuple[Polygon, ...]  # no-fly zones and island cores, <= 70 vertices each
     home_xy: XY
