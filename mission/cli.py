@@ -32,9 +32,11 @@ _GROUPS: list[tuple[str, str, str]] = [
     ("mission.export.cli", "app", "export"),
     ("station.cli", "alerts_app", "alerts"),
     ("station.cli", "station_app", "station"),
+    ("sitl.cli", "sitl_app", "sitl"),
 ]
 _COMMANDS: list[tuple[str, str, str]] = [
     ("mission.plan_cli", "plan", "plan"),
+    ("mission.fly_cli", "fly", "fly"),
 ]
 
 # One base exception per package: these are operator errors with a message

@@ -1,0 +1,267 @@
+"""``waterpatrol fly``: upload a plan to a vehicle and fly it with a live progress display.
+
+Exit codes: 0 every sortie flown to its end and landed; 1 an error before or
+during the flight (the message says what); 3 a sortie ended early (fence
+breach, RTL, the vehicle landed); 4 the link was lost during a flight (the
+vehicle's failsafe is in charge); 130 Ctrl-C, after the vehicle was sent home
+(RTL) and followed to the ground (a second Ctrl-C leaves at once).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import typer
+
+EXIT_EARLY = 3
+EXIT_LINK_LOST = 4
+EXIT_INTERRUPTED = 130
+PLAN_SUFFIXES = (".plan",)
+
+
+def load_job(path: Path, pattern: str | None = None) -> Any:
+    """A FlightJob from a QGroundControl .plan file, or a key-water file planned now."""
+    from mission.link.job import (
+        FlightJob,
+        SortieJob,
+        estimate_flight_s,
+        fence_params_for,
+        job_from_plan,
+    )
+
+    if path.suffix.lower() in PLAN_SUFFIXES:
+        from mission.export import read_plan
+
+        pf = read_plan(path)
+        home = (pf.mission[0].lat, pf.mission[0].lon)
+        sortie = SortieJob(1, tuple(pf.mission), estimate_flight_s(pf.mission, home))
+        return FlightJob(
+            name=path.stem,
+            home=home,
+            sorties=(sortie,),
+            fence=tuple(pf.fence),
+            rally=tuple(pf.rally),
+            fence_params=fence_params_for(pf.fence, pf.mission),
+        )
+    import geofences
+    from mission.planner import plan
+
+    return job_from_plan(plan(geofences.load(path), pattern))
+
+
+class _Display:
+    """Live progress on a terminal; plain lines otherwise; nothing but the result with --json."""
+
+    def __init__(self, quiet: bool, n_sorties: int) -> None:
+        from rich.console import Console
+
+        self.quiet = quiet
+        self.n = n_sorties
+        self.console = Console(stderr=True)
+        self.live: Any = None
+        self.status = ""
+
+    def __enter__(self) -> _Display:
+        if not self.quiet and self.console.is_terminal:
+            from rich.live import Live
+
+            self.live = Live("", console=self.console, refresh_per_second=4, transient=True)
+            self.live.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.live is not None:
+            self.live.__exit__(None, None, None)
+
+    def line(self, text: str) -> None:
+        if not self.quiet:
+            self.console.print(text, highlight=False)
+
+    def stage(self, sortie: int, text: str) -> None:
+        self.line(f"sortie {sortie}/{self.n}: {text}")
+
+    def event(self, sortie: int, ev: Any) -> None:
+        from mission.link import flight as f
+
+        if isinstance(ev, f.Progress):
+            dist = "-" if ev.dist_to_item_m is None else f"{ev.dist_to_item_m:.0f} m"
+            batt = "-" if ev.battery_pct is None else f"{ev.battery_pct:.0f}%"
+            alt = "-" if ev.alt_rel_m is None else f"{ev.alt_rel_m:.0f} m"
+            self.status = (
+                f"sortie {sortie}/{self.n}  item {ev.seq} of {ev.total}  reached {ev.reached}  "
+                f"next {dist}  alt {alt}  battery {batt}  {ev.mode}  {ev.elapsed_s:.0f} s"
+            )
+            if self.live is not None:
+                self.live.update(self.status)
+        elif isinstance(ev, f.ItemReached):
+            if self.live is None:
+                self.line(f"sortie {sortie}: reached item {ev.seq}")
+        elif isinstance(ev, f.ModeChanged):
+            self.line(f"sortie {sortie}: mode {ev.old} -> {ev.new}")
+        elif isinstance(ev, f.FenceBreach):
+            self.line(f"[bold red]sortie {sortie}: FENCE BREACH[/] (count {ev.count})")
+        elif isinstance(ev, f.VehicleText):
+            self.line(f"sortie {sortie}: vehicle: {ev.text}")
+        elif isinstance(ev, f.LinkDown):
+            self.line(f"[bold red]sortie {sortie}: LINK LOST[/]: {ev.reason}")
+        elif isinstance(ev, f.LinkUp):
+            self.line(f"sortie {sortie}: link back after {ev.down_s:.1f} s")
+        elif isinstance(ev, f.MissionComplete):
+            self.line(f"sortie {sortie}: mission complete")
+        elif isinstance(ev, f.FlightEnded):
+            self.line(f"sortie {sortie}: {ev.reason}")
+
+
+def report_lines(reports: list[Any]) -> list[str]:
+    """The flight report as text, one block per sortie."""
+    lines = []
+    for i, r in enumerate(reports, start=1):
+
+        def opt(v: float | None, unit: str, fmt: str = ".1f") -> str:
+            return "-" if v is None else f"{v:{fmt}} {unit}"
+
+        lines += [
+            f"sortie {i}: {'completed' if r.completed else 'NOT completed'} ({r.reason})",
+            f"  waypoints reached      {r.waypoints_reached}/{r.waypoints_total}",
+            f"  max off planned path   {opt(r.max_off_path_m, 'm')}",
+            f"  fence breaches         {r.fence_breaches}"
+            + (
+                f" (track points outside fence: {r.track_outside_fence})"
+                if r.track_outside_fence
+                else ""
+            ),
+            f"  battery used           {opt(r.battery_used_pct, '%', '.0f')}"
+            + (f" ({r.battery_used_mah:.0f} mAh)" if r.battery_used_mah is not None else ""),
+            f"  landed from launch     {opt(r.landing_from_launch_m, 'm', '.2f')}",
+            f"  wall time              {r.wall_s:.1f} s",
+        ]
+    return lines
+
+
+def fly(
+    path: Path = typer.Argument(
+        ...,
+        help="A QGroundControl .plan file, or a key-water file (.yaml/.geojson) to plan first.",
+        exists=True,
+        dir_okay=False,
+    ),
+    connect: str | None = typer.Option(
+        None,
+        "--connect",
+        "-c",
+        help="Vehicle address: tcp:HOST:PORT, udpin:HOST:PORT, udpout:HOST:PORT or a serial "
+        "device (/dev/ttyUSB0,57600). Signing key, if any, from WATERPATROL_MAVLINK_KEY.",
+    ),
+    sortie: int | None = typer.Option(None, "--sortie", "-s", help="Fly only sortie N (1-based)."),
+    dry_run: bool = typer.Option(
+        False,
+        "--dry-run",
+        help="Upload and verify fence, rally and mission and set the fence parameters, but do "
+        "not arm. Without --connect, only show what would be uploaded.",
+    ),
+    ready_timeout: float = typer.Option(
+        120.0, "--ready-timeout", help="Seconds to wait for GPS fix, EKF position and home."
+    ),
+    json_out: bool = typer.Option(False, "--json", help="Print the flight report as JSON."),
+) -> int:
+    """Fly a plan: connect, upload and verify fence/rally/mission, arm, AUTO, follow, report.
+
+    Exit codes: 0 completed; 1 error; 3 a sortie ended early (fence breach, RTL);
+    4 link lost in flight; 130 Ctrl-C (the vehicle was sent home first).
+    """
+    from mission.cli import emit_json
+    from mission.link.errors import LinkError
+
+    job = load_job(path).only(sortie)
+    items = sum(len(s.items) for s in job.sorties)
+    summary = {
+        "name": job.name,
+        "sorties": [s.index for s in job.sorties],
+        "mission_items": items,
+        "fence_items": len(job.fence),
+        "rally_items": len(job.rally),
+        "fence_params": dict(job.fence_params),
+    }
+    if connect is None:
+        if not dry_run:
+            raise LinkError("say where the vehicle is with --connect URL (or use --dry-run)")
+        if json_out:
+            emit_json({"dry_run": True, **summary})
+        else:
+            typer.echo(
+                f"{job.name}: {len(job.sorties)} sortie(s), {items} mission items, "
+                f"{len(job.fence)} fence items, {len(job.rally)} rally points; "
+                f"fence parameters {dict(job.fence_params)}"
+            )
+        return 0
+    return _fly_connected(job, connect, dry_run, ready_timeout, json_out, summary)
+
+
+def _fly_connected(
+    job: Any, url: str, dry_run: bool, ready_timeout: float, json_out: bool, summary: dict
+) -> int:
+    from mission.cli import emit_json
+    from mission.link.connection import open_link
+    from mission.link.errors import LinkLost
+    from mission.link.flight import prepare
+    from mission.link.job import fly_job
+
+    display = _Display(json_out, len(job.sorties))
+    display.line(f"connecting to {url} ...")
+    conn = open_link(url, ready_timeout_s=ready_timeout)
+    try:
+        if dry_run:
+            first = job.sorties[0]
+            stats = prepare(conn, first.items, job.fence, job.rally, job.fence_params)
+            result = {
+                "dry_run": True,
+                **summary,
+                "uploaded": {k: v.count for k, v in stats.items()},
+                "verified": True,
+            }
+            if json_out:
+                emit_json(result)
+            else:
+                typer.echo(
+                    f"uploaded and verified sortie {first.index}: "
+                    + ", ".join(f"{k} {v.count} items" for k, v in stats.items())
+                    + "; not armed (--dry-run)"
+                )
+            return 0
+        code = 0
+        reports: list[Any] = []
+
+        def pause(index: int) -> None:
+            # A real vehicle lands with a flat battery: let the operator swap it first.
+            if index != job.sorties[0].index and not json_out and sys.stdin.isatty():
+                typer.prompt(
+                    f"sortie {index}: swap the battery, then press Enter to fly",
+                    default="",
+                    show_default=False,
+                )
+
+        try:
+            with display:
+                reports = fly_job(
+                    conn, job, on_event=display.event, on_stage=display.stage, before_sortie=pause
+                )
+        except KeyboardInterrupt:
+            display.line("interrupted: the vehicle was sent home (RTL)")
+            code = EXIT_INTERRUPTED
+        except LinkLost as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(EXIT_LINK_LOST) from None
+        if code == 0 and (len(reports) < len(job.sorties) or not all(r.completed for r in reports)):
+            code = EXIT_EARLY
+        if json_out:
+            emit_json({**summary, "reports": [r.as_dict() for r in reports], "exit_code": code})
+        else:
+            for line in report_lines(reports):
+                typer.echo(line)
+        if code:
+            raise typer.Exit(code)
+        return 0
+    finally:
+        conn.close()
