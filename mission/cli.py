@@ -37,6 +37,7 @@ _GROUPS: list[tuple[str, str, str]] = [
 _COMMANDS: list[tuple[str, str, str]] = [
     ("mission.plan_cli", "plan", "plan"),
     ("mission.fly_cli", "fly", "fly"),
+    ("detection.cli", "detect", "detect"),
 ]
 
 # One base exception per package: these are operator errors with a message

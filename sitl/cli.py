@@ -115,11 +115,15 @@ def find(
     typer.echo(f"command:  {' '.join(cmd)}")
 
 
-def _mount_run() -> None:
-    """``sitl run`` lives in sitl/run.py (plans, flies every sortie, prints a flight report)."""
+def _mount() -> None:
+    """Commands that live beside the code they drive: ``run`` (sitl/run.py: plan, fly every
+    sortie, flight report) and the synthetic camera's ``camera`` and ``scene``."""
+    from sitl.camera_cli import camera, scene
     from sitl.run import run
 
     sitl_app.command("run")(run)
+    sitl_app.command("camera")(camera)
+    sitl_app.command("scene")(scene)
 
 
-_mount_run()
+_mount()
