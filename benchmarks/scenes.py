@@ -1,7 +1,7 @@
 """Composed aerial water scenes with ground truth, from photographs shipped in packages.
 
-People are cut out (GrabCut inside a hand-checked box) of ultralytics'
-``bus.jpg`` and ``zidane.jpg`` and scikit-image's ``astronaut.png``, scaled to
+People are cut out (GrabCut seeded by traced strokes, sitl/camera/people.py) of
+ultralytics' ``bus.jpg`` and ``zidane.jpg`` and scikit-image's ``astronaut.png``, scaled to
 the 45-170 px a drone at 30-60 m sees, some sunk to the waist, and pasted onto
 a procedural water texture. Look-alikes float among them: buoys, logs, foam,
 bottles, boards and scikit-image's ``coffee.png`` cup. The frame is then JPEG
@@ -17,94 +17,20 @@ from __future__ import annotations
 import functools
 import importlib.util
 from dataclasses import dataclass
-from pathlib import Path
 
 import cv2
 import numpy as np
 
-Point = tuple[int, int]
+from sitl.camera.people import SOURCES, ZIDANE, PersonSource, grabcut, paste_bgra, read_photo
 
-
-@dataclass(frozen=True)
-class PersonSource:
-    package: str
-    file: str
-    box: tuple[int, int, int, int]  # x1 y1 x2 y2 in the original photo
-    strokes: tuple[tuple[Point, ...], ...]  # polylines surely on the person (head, spine, limbs)
-    background: tuple[tuple[Point, ...], ...] = ()  # polylines surely not on the person
-
-
-# Boxes and strokes traced from the photos' body keypoints (head, shoulders,
-# elbows, wrists, hips, knees, ankles), checked by eye.
+# The photographed people: the synthetic camera's sources plus Zidane, in the
+# order the detector tests index them (bus x2, zidane x2, astronaut).
 PEOPLE_SOURCES: tuple[PersonSource, ...] = (
-    PersonSource(
-        "ultralytics",
-        "assets/bus.jpg",
-        (48, 399, 245, 905),
-        (
-            ((143, 440), (125, 496), (124, 647)),
-            ((124, 647), (179, 749), (187, 849)),
-            ((124, 647), (95, 756), (74, 857)),
-            ((157, 493), (94, 499)),
-            ((157, 493), (177, 550)),
-            ((94, 499), (110, 567), (161, 534)),
-        ),
-        (
-            ((135, 715), (135, 840)),
-            ((115, 862), (170, 860)),
-            ((55, 740), (60, 810)),
-            ((228, 700), (235, 835)),
-        ),
-    ),
-    PersonSource(
-        "ultralytics",
-        "assets/bus.jpg",
-        (222, 405, 345, 860),
-        (
-            ((293, 451), (285, 498), (281, 631)),
-            ((303, 631), (301, 726), (288, 808)),
-            ((259, 631), (261, 720), (261, 807)),
-            ((318, 496), (251, 500)),
-            ((318, 496), (329, 555), (279, 535)),
-            ((251, 500), (252, 575), (256, 615)),
-        ),
-    ),
-    PersonSource(
-        "ultralytics",
-        "assets/zidane.jpg",
-        (140, 200, 1045, 716),
-        (
-            ((640, 335), (470, 420), (470, 700)),
-            ((623, 420), (316, 420)),
-            ((623, 420), (810, 471), (959, 493)),
-            ((316, 420), (153, 576), (307, 692)),
-        ),
-    ),
-    PersonSource(
-        "ultralytics",
-        "assets/zidane.jpg",
-        (745, 38, 1142, 716),
-        (
-            ((990, 185), (947, 335), (947, 700)),
-            ((1049, 342), (845, 327)),
-            ((1049, 342), (1065, 529), (1098, 510)),
-            ((845, 327), (800, 520)),
-        ),
-    ),
-    PersonSource(
-        "skimage",
-        "data/astronaut.png",
-        (12, 18, 360, 511),
-        (
-            ((221, 110), (208, 250), (208, 500)),
-            ((312, 250), (104, 243)),
-            ((312, 250), (345, 413)),
-            ((104, 243), (60, 426)),
-        ),
-    ),
+    *(s for s in SOURCES if s.file == "assets/bus.jpg"),
+    ZIDANE,
+    *(s for s in SOURCES if s.file != "assets/bus.jpg"),
 )
 HEIGHTS_PX = (45.0, 170.0)
-WORK_HEIGHT_PX = 240  # cut-outs are made at this height, then shrunk
 
 
 @dataclass(frozen=True)
@@ -121,72 +47,14 @@ class Scene:
     n_lookalikes: int
 
 
-def package_file(package: str, relative: str) -> Path:
-    spec = importlib.util.find_spec(package)
-    if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError(f"package {package!r} is not installed")
-    path = Path(next(iter(spec.submodule_search_locations))) / relative
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} is missing from package {package!r}")
-    return path
-
-
-def read_image(package: str, relative: str) -> np.ndarray:
-    image = cv2.imread(str(package_file(package, relative)), cv2.IMREAD_COLOR)
-    if image is None:
-        raise FileNotFoundError(f"cannot decode {relative} from {package}")
-    return image
-
-
 @functools.lru_cache(maxsize=1)
 def person_cutouts() -> tuple[Cutout, ...]:
     """The people of ``PEOPLE_SOURCES`` cut out of their backgrounds."""
     return tuple(
-        Cutout(f"{Path(p.file).stem}{p.box[:2]}", _grabcut(read_image(p.package, p.file), p))
+        Cutout(p.name, grabcut(read_photo(p.package, p.file), p)[0])
         for p in PEOPLE_SOURCES
+        if importlib.util.find_spec(p.package) is not None
     )
-
-
-def _grabcut(image: np.ndarray, person: PersonSource) -> np.ndarray:
-    x1, y1, x2, y2 = person.box
-    pad = 16
-    h, w = image.shape[:2]
-    cx1, cy1, cx2, cy2 = max(0, x1 - pad), max(0, y1 - pad), min(w, x2 + pad), min(h, y2 + pad)
-    s = WORK_HEIGHT_PX / (cy2 - cy1)
-    crop = cv2.resize(
-        image[cy1:cy2, cx1:cx2],
-        (max(1, round((cx2 - cx1) * s)), WORK_HEIGHT_PX),
-        interpolation=cv2.INTER_AREA,
-    )
-
-    def to_crop(x: float, y: float) -> tuple[int, int]:
-        return round((x - cx1) * s), round((y - cy1) * s)
-
-    mask = np.full(crop.shape[:2], cv2.GC_BGD, np.uint8)
-    (rx1, ry1), (rx2, ry2) = to_crop(x1, y1), to_crop(x2, y2)
-    mask[ry1:ry2, rx1:rx2] = cv2.GC_PR_BGD
-    thick = max(3, round(0.05 * (ry2 - ry1)))
-    sure = np.zeros_like(mask)
-    for line in person.strokes:
-        pts = np.array([to_crop(*p) for p in line], np.int32)
-        cv2.polylines(sure, [pts], False, 1, thick)
-    near = cv2.dilate(sure, np.ones((3 * thick, 3 * thick), np.uint8))
-    mask[(near > 0) & (mask == cv2.GC_PR_BGD)] = cv2.GC_PR_FGD
-    mask[sure > 0] = cv2.GC_FGD
-    for line in person.background:
-        pts = np.array([to_crop(*p) for p in line], np.int32)
-        cv2.polylines(mask, [pts], False, cv2.GC_BGD, thick)
-    cv2.setRNGSeed(0)
-    cv2.grabCut(crop, mask, None, np.zeros((1, 65)), np.zeros((1, 65)), 4, cv2.GC_INIT_WITH_MASK)
-    alpha = np.where((mask == cv2.GC_FGD) | (mask == cv2.GC_PR_FGD), 255, 0).astype(np.uint8)
-    # keep the blob that holds the strokes: GrabCut leaves specks of background
-    _, labels = cv2.connectedComponents(alpha)
-    keep = np.bincount(labels[sure > 0].ravel()).argmax()
-    alpha = np.where(labels == keep, 255, 0).astype(np.uint8)
-    alpha = cv2.GaussianBlur(alpha, (3, 3), 0)
-    ys, xs = np.nonzero(alpha > 127)
-    bgra = np.dstack([crop, alpha])[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
-    return np.ascontiguousarray(bgra)
 
 
 def water(width: int, height: int, rng: np.random.Generator) -> np.ndarray:
@@ -215,13 +83,6 @@ def water(width: int, height: int, rng: np.random.Generator) -> np.ndarray:
     return np.clip(img, 0, 255).astype(np.uint8)
 
 
-def _paste(canvas: np.ndarray, bgra: np.ndarray, x: int, y: int) -> None:
-    h, w = bgra.shape[:2]
-    region = canvas[y : y + h, x : x + w].astype(np.float32)
-    alpha = bgra[..., 3:4].astype(np.float32) / 255.0
-    canvas[y : y + h, x : x + w] = (region * (1 - alpha) + bgra[..., :3] * alpha).astype(np.uint8)
-
-
 def _person(cutout: Cutout, visible_px: float, rng: np.random.Generator, sunk: bool) -> np.ndarray:
     bgra = cutout.bgra
     if rng.random() < 0.5:
@@ -243,7 +104,7 @@ def _person(cutout: Cutout, visible_px: float, rng: np.random.Generator, sunk: b
 def _lookalike(rng: np.random.Generator, kind: str) -> np.ndarray:
     """A floating object that is not a person, as BGRA."""
     if kind == "coffee":
-        cup = read_image("skimage", "data/coffee.png")[20:390, 30:420]
+        cup = read_photo("skimage", "data/coffee.png")[20:390, 30:420]
         d = round(rng.uniform(50, 120))
         img = cv2.resize(
             cup, (d, round(d * cup.shape[0] / cup.shape[1])), interpolation=cv2.INTER_AREA
@@ -359,7 +220,7 @@ def compose(
         if spot is None:
             raise ValueError(f"no room for {len(heights_px or [])} people in {width}x{height}")
         x, y = spot
-        _paste(canvas, person, x, y)
+        paste_bgra(canvas, person, x, y)
         ys, xs = np.nonzero(person[..., 3] > 127)
         boxes.append((x + xs.min(), y + ys.min(), x + xs.max() + 1, y + ys.max() + 1))
         taken.append((x, y, x + person.shape[1], y + person.shape[0]))
@@ -369,7 +230,7 @@ def compose(
         spot = _place(taken, thing.shape[1], thing.shape[0], frame, rng)
         if spot is None:
             continue
-        _paste(canvas, thing, *spot)
+        paste_bgra(canvas, thing, *spot)
         taken.append((spot[0], spot[1], spot[0] + thing.shape[1], spot[1] + thing.shape[0]))
         placed += 1
     ok, jpg = cv2.imencode(".jpg", canvas, [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality])

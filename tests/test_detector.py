@@ -35,7 +35,7 @@ def _boxes(dets: list) -> np.ndarray:
 def test_people_in_photographs_are_found_with_keypoints(
     detector: Detector, package: str, file: str
 ) -> None:
-    dets = detector.detect(scenes.read_image(package, file))
+    dets = detector.detect(scenes.read_photo(package, file))
     ious = scenes.box_iou(np.array(REFERENCE[(package, file)], float), _boxes(dets))
     assert (ious.max(axis=1) >= 0.85).all(), f"reference people not found: {ious.max(axis=1)}"
     for d in dets:
@@ -51,7 +51,7 @@ def test_people_in_photographs_are_found_with_keypoints(
 
 
 def test_no_person_in_a_coffee_cup(detector: Detector) -> None:
-    assert detector.detect(scenes.read_image("skimage", "data/coffee.png")) == []
+    assert detector.detect(scenes.read_photo("skimage", "data/coffee.png")) == []
 
 
 RUNTIMES = ["onnx", "torch"] + (["openvino"] if importlib.util.find_spec("openvino") else [])
@@ -59,7 +59,7 @@ RUNTIMES = ["onnx", "torch"] + (["openvino"] if importlib.util.find_spec("openvi
 
 @pytest.mark.parametrize("runtime", RUNTIMES)
 def test_every_runtime_finds_the_same_people(detector: Detector, runtime: str) -> None:
-    image = scenes.read_image("ultralytics", "assets/bus.jpg")
+    image = scenes.read_photo("ultralytics", "assets/bus.jpg")
     reference = detector.detect(image)
     with Detector(tiling="off", runtime=runtime, workers=1) as other:
         assert other.runtime == runtime

@@ -11,7 +11,7 @@ from detection.errors import DetectionError
 from detection.evidence import BANNER_BGR, evidence_jpeg, render_evidence
 from detection.types import Detection
 
-BUS = scenes.read_image("ultralytics", "assets/bus.jpg")  # 810 x 1080
+BUS = scenes.read_photo("ultralytics", "assets/bus.jpg")  # 810 x 1080
 
 
 def _person(box: tuple[int, int, int, int], track_id: int | None, conf: float = 0.88) -> Detection:

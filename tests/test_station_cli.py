@@ -22,23 +22,11 @@ from station.model import Alert
 from station.outbox import FAILED, Outbox, Outcome
 from station.receiver import Receiver
 from station.signing import generate_secret, parse_secret
+from tests.station_samples import SAMPLE
 
 ROOT = Path(__file__).resolve().parents[1]
 SECRET = generate_secret()
 runner = CliRunner()
-BASE = dict(
-    type="person_in_water",
-    lat=29.25,
-    lon=115.78,
-    radius_m=5.0,
-    people=1,
-    observed_at="2025-06-01T08:30:00Z",
-    vehicle_id="uav-1",
-    mission_id="m-1",
-    water_id="xihu",
-    water_name="西湖",
-    confidence=0.9,
-)
 
 
 @pytest.fixture(autouse=True)
@@ -53,8 +41,8 @@ def filled(tmp_path):
     db = tmp_path / "outbox.sqlite"
     with Outbox(db) as ob:
         ob.register_endpoint("dispatch", "https://d.example/hook")
-        bad = Alert(incident_id="inc-1", **BASE)  # type: ignore[arg-type]
-        ok = Alert(incident_id="inc-2", **{**BASE, "type": "gathering", "people": 8})  # type: ignore[arg-type]
+        bad = Alert(incident_id="inc-1", **SAMPLE)  # type: ignore[arg-type]
+        ok = Alert(incident_id="inc-2", **{**SAMPLE, "type": "gathering", "people": 8})  # type: ignore[arg-type]
         ob.emit(bad)
         ob.emit(ok)
         ob.route("dispatch")
@@ -221,7 +209,7 @@ def test_serve_and_deliver_as_processes(tmp_path) -> None:
             text=True,
         )
         with Outbox(tmp_path / "outbox.sqlite") as ob:
-            a = Alert(incident_id="inc-proc", **BASE)  # type: ignore[arg-type]
+            a = Alert(incident_id="inc-proc", **SAMPLE)  # type: ignore[arg-type]
             ob.emit(a)
             deadline = time.monotonic() + 30
             while ob.get(a.id).state != "delivered":

@@ -19,21 +19,9 @@ from station.model import Alert
 from station.outbox import DELIVERED, Outbox
 from station.receiver import Receiver
 from station.signing import generate_secret, parse_secret
+from tests.station_samples import SAMPLE
 
 ROOT = Path(__file__).resolve().parents[1]
-BASE = dict(
-    type="person_in_water",
-    lat=29.25,
-    lon=115.78,
-    radius_m=5.0,
-    people=1,
-    observed_at="2025-06-01T08:30:00Z",
-    vehicle_id="uav-1",
-    mission_id="m-1",
-    water_id="xihu",
-    water_name="West Lake",
-    confidence=0.9,
-)
 
 
 def start_worker(url: str, db: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
@@ -63,7 +51,7 @@ def test_sigkill_loop_loses_nothing_and_duplicates_nothing(tmp_path) -> None:
                 k = i % incidents
                 prev = heads.get(k)
                 if prev is None or prev.status == "closed":
-                    a = Alert(incident_id=f"inc-{k}-{i}", **BASE)  # type: ignore[arg-type]
+                    a = Alert(incident_id=f"inc-{k}-{i}", **SAMPLE)  # type: ignore[arg-type]
                 else:
                     a = prev.follow_up("closed" if rng.random() < 0.1 else "update", people=i % 7)
                 heads[k] = a

@@ -22,31 +22,15 @@ from station.model import Alert
 from station.outbox import DELIVERED, DISABLED, FAILED, PENDING, Outbox
 from station.receiver import Receiver
 from station.signing import generate_secret, parse_secret
+from tests.station_samples import sample_alert
 
 SECRET = generate_secret()
 FAST = RetryPolicy(base_delay_s=0.02, max_delay_s=0.1, client_error_attempts=3, give_up_after_s=60)
-BASE = dict(
-    type="person_in_water",
-    lat=29.25,
-    lon=115.78,
-    radius_m=5.0,
-    people=1,
-    observed_at="2025-06-01T08:30:00Z",
-    vehicle_id="uav-1",
-    mission_id="m-1",
-    water_id="xihu",
-    water_name="西湖",
-    confidence=0.9,
-)
-
-
-def alert(incident: str = "inc-1", **changes: object) -> Alert:
-    return Alert(incident_id=incident, **{**BASE, **changes})  # type: ignore[arg-type]
 
 
 def chain(incident: str, n: int) -> list[Alert]:
     """open, n - 2 updates, closed."""
-    alerts = [alert(incident)]
+    alerts = [sample_alert(incident)]
     for i in range(n - 2):
         alerts.append(alerts[-1].follow_up(people=i + 2))
     alerts.append(alerts[-1].follow_up("closed"))
@@ -146,7 +130,9 @@ def test_end_to_end_json_and_cap_endpoints(outbox, receiver, tmp_path) -> None:
     with Receiver(tmp_path / "cap.sqlite", [parse_secret(SECRET)]) as cap_receiver:
         endpoints = [Endpoint(receiver.url), Endpoint(cap_receiver.url, format="cap", name="cap")]
         alerts = (
-            chain("inc-a", 4) + chain("inc-b", 3) + [alert("inc-c", type="gathering", people=7)]
+            chain("inc-a", 4)
+            + chain("inc-b", 3)
+            + [sample_alert("inc-c", type="gathering", people=7)]
         )
         with Delivery(outbox, endpoints, FAST) as delivery:
             for a in alerts:
@@ -227,7 +213,7 @@ def test_receiver_down_for_a_while_then_up(outbox, tmp_path) -> None:
 
 
 def test_500_is_retried_with_backoff_then_delivered(outbox, receiver) -> None:
-    a = alert("inc-h")
+    a = sample_alert("inc-h")
     with Scripted(receiver, [(500, {}), (502, {})]) as server:
         with Delivery(outbox, [Endpoint(server.url)], FAST) as delivery:
             outbox.emit(a)
@@ -242,7 +228,7 @@ def test_500_is_retried_with_backoff_then_delivered(outbox, receiver) -> None:
 
 
 def test_429_retry_after_is_honoured(outbox, receiver) -> None:
-    a = alert("inc-i")
+    a = sample_alert("inc-i")
     with Scripted(receiver, [(429, {"retry-after": "1"})]) as server:
         with Delivery(outbox, [Endpoint(server.url)], FAST) as delivery:
             outbox.emit(a)
@@ -254,7 +240,7 @@ def test_429_retry_after_is_honoured(outbox, receiver) -> None:
 
 
 def test_410_disables_the_endpoint_until_retry(outbox, receiver) -> None:
-    a, b = alert("inc-j"), alert("inc-k")
+    a, b = sample_alert("inc-j"), sample_alert("inc-k")
     with (
         Scripted(receiver, [(410, {})]) as server,
         Delivery(outbox, [Endpoint(server.url, name="gone")], FAST) as delivery,
@@ -274,7 +260,7 @@ def test_410_disables_the_endpoint_until_retry(outbox, receiver) -> None:
 
 
 def test_other_4xx_fail_after_the_schedule_and_do_not_block_the_incident(outbox, receiver) -> None:
-    first = alert("inc-l")
+    first = sample_alert("inc-l")
     second = first.follow_up(people=2)
     with (
         Scripted(receiver, [(400, {})] * 3) as server,
@@ -291,7 +277,7 @@ def test_other_4xx_fail_after_the_schedule_and_do_not_block_the_incident(outbox,
 
 def test_a_wrong_secret_is_refused_and_recorded(outbox, receiver, monkeypatch) -> None:
     monkeypatch.setenv("OTHER_SECRET", generate_secret())
-    a = alert("inc-m")
+    a = sample_alert("inc-m")
     with Delivery(outbox, [Endpoint(receiver.url, secret_env="OTHER_SECRET")], FAST) as delivery:
         outbox.emit(a)
         settle(delivery, [a])
@@ -306,7 +292,7 @@ def test_a_silent_endpoint_times_out_within_its_bound(outbox) -> None:
         silent.bind(("127.0.0.1", 0))
         silent.listen(16)
         url = f"http://127.0.0.1:{silent.getsockname()[1]}/alerts"
-        a = alert("inc-n")
+        a = sample_alert("inc-n")
         t0 = time.monotonic()
         with Delivery(outbox, [Endpoint(url, timeout_s=0.5)], FAST):
             outbox.emit(a)
@@ -318,7 +304,7 @@ def test_a_silent_endpoint_times_out_within_its_bound(outbox) -> None:
 def test_give_up_after_the_transient_window(outbox) -> None:
     url = f"http://127.0.0.1:{free_port()}/alerts"
     policy = RetryPolicy(base_delay_s=0.02, max_delay_s=0.05, give_up_after_s=0.3)
-    a = alert("inc-o")
+    a = sample_alert("inc-o")
     with Delivery(outbox, [Endpoint(url)], policy) as delivery:
         outbox.emit(a)
         settle(delivery, [a], timeout_s=10)
@@ -402,14 +388,14 @@ def test_tls_certificates_are_verified(outbox, tmp_path) -> None:
     key = [parse_secret(SECRET)]
     with Receiver(tmp_path / "tls.sqlite", key, ssl_context=server_ctx) as r:
         assert r.url.startswith("https://")
-        a = alert("inc-p")
+        a = sample_alert("inc-p")
         untrusted = Delivery(outbox, [Endpoint(r.url, name="untrusted")], FAST)
         with untrusted:
             outbox.emit(a)
             d = wait_attempts(outbox, a.id, 2)
         assert d.state == PENDING and "CERTIFICATE_VERIFY_FAILED" in d.last_error
         assert r.inbox.count() == 0
-        b = alert("inc-q")
+        b = sample_alert("inc-q")
         with Delivery(outbox, [Endpoint(r.url, name="trusted", ca_file=ca_file)], FAST) as delivery:
             outbox.emit(b)
             settle(delivery, [b])

@@ -10,26 +10,8 @@ import time
 import pytest
 
 from station.errors import StoreError
-from station.model import Alert
 from station.outbox import DELIVERED, DISABLED, FAILED, PENDING, Outbox, Outcome
-
-BASE = dict(
-    type="person_in_water",
-    lat=29.25,
-    lon=115.78,
-    radius_m=5.0,
-    people=1,
-    observed_at="2025-06-01T08:30:00Z",
-    vehicle_id="uav-1",
-    mission_id="m-1",
-    water_id="xihu",
-    water_name="West Lake",
-    confidence=0.9,
-)
-
-
-def alert(incident: str = "inc-1", **changes: object) -> Alert:
-    return Alert(incident_id=incident, **{**BASE, **changes})  # type: ignore[arg-type]
+from tests.station_samples import SAMPLE, sample_alert
 
 
 @pytest.fixture
@@ -42,7 +24,7 @@ def test_emit_is_durable_in_wal_mode_across_processes(tmp_path) -> None:
     path = tmp_path / "outbox.sqlite"
     script = (
         "import sys; from station.outbox import Outbox; from station.model import Alert;"
-        f"a = Alert(incident_id='inc-9', **{BASE!r});"
+        f"a = Alert(incident_id='inc-9', **{SAMPLE!r});"
         "Outbox(sys.argv[1]).emit(a); print(a.id); sys.stdout.flush();"
         "import os; os._exit(0)"  # no clean close: the commit alone must have made it durable
     )
@@ -58,8 +40,8 @@ def test_emit_is_durable_in_wal_mode_across_processes(tmp_path) -> None:
     db.close()
 
 
-def test_emit_is_idempotent_but_refuses_a_changed_alert(outbox) -> None:
-    a = alert()
+def test_emit_is_idempotent_but_refuses_a_changed_sample_alert(outbox) -> None:
+    a = sample_alert()
     outbox.emit(a)
     outbox.emit(a)
     assert len(outbox.entries()) == 1
@@ -71,18 +53,18 @@ def test_emit_is_idempotent_but_refuses_a_changed_alert(outbox) -> None:
 
 
 def test_a_new_endpoint_adopts_alerts_nobody_has_taken(outbox) -> None:
-    early = [alert(f"inc-{i}") for i in range(3)]
+    early = [sample_alert(f"inc-{i}") for i in range(3)]
     for a in early:
         outbox.emit(a)  # emitted before any worker ever ran
     outbox.register_endpoint("dispatch", "https://d.example/hook")
     assert outbox.route("dispatch") == 3
     assert outbox.route("dispatch") == 0  # the cursor moved
-    outbox.emit(alert("inc-9"))
+    outbox.emit(sample_alert("inc-9"))
     assert outbox.route("dispatch") == 1
     # a second endpoint registered now takes only what comes next
     outbox.register_endpoint("backup", "https://b.example/hook")
     assert outbox.route("backup") == 0
-    outbox.emit(alert("inc-10"))
+    outbox.emit(sample_alert("inc-10"))
     assert outbox.route("backup") == 1
     assert outbox.route("dispatch") == 1
     assert {e.state for e in outbox.entries()} == {PENDING}
@@ -90,9 +72,9 @@ def test_a_new_endpoint_adopts_alerts_nobody_has_taken(outbox) -> None:
 
 def test_due_returns_one_head_per_incident_in_order(outbox) -> None:
     outbox.register_endpoint("d", "https://d.example/hook")
-    a1 = alert("inc-a")
+    a1 = sample_alert("inc-a")
     a2 = a1.follow_up(people=2)
-    b1 = alert("inc-b")
+    b1 = sample_alert("inc-b")
     a3 = a2.follow_up("closed")
     for a in (a1, b1, a2, a3):
         outbox.emit(a)
@@ -119,7 +101,7 @@ def test_due_returns_one_head_per_incident_in_order(outbox) -> None:
 
 def test_retry_requeues_failed_and_disabled_and_reenables(outbox) -> None:
     outbox.register_endpoint("d", "https://d.example/hook")
-    a, b = alert("inc-a"), alert("inc-b")
+    a, b = sample_alert("inc-a"), sample_alert("inc-b")
     outbox.emit(a)
     outbox.emit(b)
     outbox.route("d")
@@ -149,7 +131,7 @@ def test_retry_requeues_failed_and_disabled_and_reenables(outbox) -> None:
 
 def test_routed_alerts_go_only_where_they_were_sent(outbox) -> None:
     outbox.register_endpoint("d", "https://d.example/hook")
-    t = alert("test-1", is_test=True)
+    t = sample_alert("test-1", is_test=True)
     outbox.emit(t, route=["test:x"])
     assert outbox.route("d") == 0
     assert [d.alert_id for d in outbox.due("test:x", time.time(), 5)] == [t.id]
@@ -159,7 +141,7 @@ def test_routed_alerts_go_only_where_they_were_sent(outbox) -> None:
 def test_lookups_and_bad_files_say_what_to_fix(outbox, tmp_path) -> None:
     with pytest.raises(StoreError, match="alerts list"):
         outbox.get("01NOPE")
-    a = alert()
+    a = sample_alert()
     outbox.emit(a)
     assert outbox.get(a.id[:12]).alert == a  # a unique prefix is enough
     with pytest.raises(StoreError, match="state 'lost'"):

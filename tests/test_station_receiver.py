@@ -13,27 +13,15 @@ from station.cap import to_cap_xml
 from station.model import Alert
 from station.receiver import Receiver
 from station.signing import generate_secret, parse_secret, sign, signed_headers
+from tests.station_samples import sample_alert
 
 SECRET = generate_secret()
 JSON = "application/json"
 KEY = parse_secret(SECRET)
-BASE = dict(
-    type="distress",
-    lat=29.25,
-    lon=115.78,
-    radius_m=5.0,
-    people=1,
-    observed_at="2025-06-01T08:30:00Z",
-    vehicle_id="uav-1",
-    mission_id="m-1",
-    water_id="xihu",
-    water_name="West Lake",
-    confidence=0.9,
-)
 
 
 def alert(incident: str = "inc-1") -> Alert:
-    return Alert(incident_id=incident, **BASE)  # type: ignore[arg-type]
+    return sample_alert(incident, type="distress", water_name="West Lake")
 
 
 @pytest.fixture(scope="module")
