@@ -21,6 +21,7 @@ from shapely.geometry.polygon import orient
 from mission.errors import PlanningError
 from mission.planning.types import XY
 
+ELLIPSE_FACTOR, ELLIPSE_SLACK_M = 1.5, 300.0  # the local search's bound on a detour
 NODE_INSET_M = 1.0  # graph nodes sit just inside the region, never on its edge
 
 
@@ -110,6 +111,24 @@ class TransitRouter:
     def nodes(self) -> list[XY]:
         return self._coarse.nodes
 
+    def _near_search(self, a: XY, b: XY) -> list[XY] | None:
+        """A* over only the corners inside an ellipse around a and b.
+
+        A path no longer than the ellipse's size bound lies wholly inside it, so
+        one found within the bound is the true shortest; most detours around an
+        island are local, and a small graph costs a fraction of the full one.
+        """
+        limit = ELLIPSE_FACTOR * _d(a, b) + ELLIPSE_SLACK_M
+        pts = self._coarse._pts
+        if not len(pts):
+            return None
+        reach = np.hypot(*(pts - a).T) + np.hypot(*(pts - b).T)
+        near = [self.nodes[i] for i in np.flatnonzero(reach <= limit)]
+        found = _VisibilityGraph(self.region, near).search(a, b)
+        if found is None or _path_len(found) > limit:
+            return None
+        return found
+
     def is_clear(self, a: XY, b: XY) -> bool:
         if a == b:
             return bool(self.region.covers(shapely.Point(a)))
@@ -119,7 +138,9 @@ class TransitRouter:
         """Shortest polyline from ``a`` to ``b`` inside the region (both ends included)."""
         if self.is_clear(a, b):
             return [a, b]
-        found = self._coarse.search(a, b)
+        found = self._near_search(a, b)
+        if found is None:
+            found = self._coarse.search(a, b)
         if found is None:
             if self._fine is None:
                 self._fine = _VisibilityGraph(
@@ -136,6 +157,10 @@ class TransitRouter:
 
 def _d(p: XY, q: XY) -> float:
     return math.hypot(q[0] - p[0], q[1] - p[1])
+
+
+def _path_len(pts: list[XY]) -> float:
+    return sum(_d(pts[i], pts[i + 1]) for i in range(len(pts) - 1))
 
 
 def _corner_nodes(region: shapely.Geometry, simplify_m: float) -> list[XY]:
