@@ -7,7 +7,7 @@ import shapely
 import shapely.ops
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import dijkstra
-from shapely.geometry import LineString, MultiLineString, MultiPolygon, Polygon
+from shapely.geometry import LineString, MultiPolygon, Polygon
 
 from mission.errors import PlanningError
 from mission.planning.types import Leg
@@ -43,15 +43,19 @@ def centreline(poly: Polygon, sample_m: float = 10.0) -> LineString:
     pts = shapely.points(np.asarray(dense.coords)[:-1])
     edges = shapely.voronoi_polygons(shapely.multipoints(pts), only_edges=True)
     inner = shapely.intersection(edges, poly.buffer(-sample_m / 2))
-    segs: list[LineString] = []
-    for g in [inner] if isinstance(inner, LineString) else getattr(inner, "geoms", []):
-        if isinstance(g, LineString) and g.length > 0:
-            segs.append(g)
-        elif isinstance(g, MultiLineString):
-            segs.extend(g.geoms)
-    if not segs:
+    # Every Voronoi edge inside the water, as its two end points (vectorised).
+    parts = shapely.get_parts(shapely.get_parts(inner))
+    parts = parts[(shapely.get_type_id(parts) == 1) & (shapely.length(parts) > 0)]
+    if not len(parts):
         raise PlanningError("cannot find a centreline for the corridor; is the water a river?")
-    coords = np.array([c for s in segs for c in (s.coords[0], s.coords[-1])])
+    ends = np.stack(
+        [
+            shapely.get_coordinates(shapely.get_point(parts, 0)),
+            shapely.get_coordinates(shapely.get_point(parts, -1)),
+        ],
+        axis=1,
+    )
+    coords = ends.reshape(-1, 2)
     keys, inv = np.unique(np.round(coords, 3), axis=0, return_inverse=True)
     inv = inv.reshape(-1)
     a, b = inv[0::2], inv[1::2]
@@ -131,7 +135,7 @@ def corridor_lanes(coverage: MultiPolygon, spacing_m: float) -> list[Leg]:
     legs: list[Leg] = []
     for poly in _polys(coverage):
         centre = centreline(poly)
-        half = float(max(poly.exterior.distance(shapely.Point(c)) for c in centre.coords))
+        half = float(shapely.distance(poly.exterior, shapely.points(centre.coords)).max())
         centre = _extend_ends(centre, poly, half)
         left, right = _cross_sections(poly, centre)
         widths = np.linalg.norm(left - right, axis=1)
