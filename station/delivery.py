@@ -205,10 +205,10 @@ class Delivery:
             outcomes = [self._attempt(ep, client, due[0])]
         else:
             outcomes = list(pool.map(lambda d: self._attempt(ep, client, d), due))
-        self.outbox.record(ep.name, outcomes)
         gone = next((o for o in outcomes if o.state == DISABLED), None)
-        if gone is not None and self.route:
-            self.outbox.disable_endpoint(ep.name, gone.error or "410 Gone")
+        reason = (gone.error or "410 Gone") if gone is not None and self.route else None
+        self.outbox.record(ep.name, outcomes, disable_reason=reason)
+        if reason is not None:
             log.error("endpoint %s answered 410 Gone: disabled until `alerts retry`", ep.name)
         return len(due)
 

@@ -328,9 +328,15 @@ class Outbox:
         """When the earliest waiting delivery for ``endpoint`` becomes due (None: nothing waits)."""
         return self._db().execute("SELECT MIN(d.next_at) " + _HEADS, {"ep": endpoint}).fetchone()[0]
 
-    def record(self, endpoint: str, outcomes: Iterable[Outcome]) -> None:
-        """Store a batch of attempt outcomes in one transaction."""
+    def record(
+        self, endpoint: str, outcomes: Iterable[Outcome], disable_reason: str | None = None
+    ) -> None:
+        """Store a batch of attempt outcomes in one transaction; with ``disable_reason`` (a 410)
+        the endpoint is disabled in the same transaction, so no reader sees one without the other.
+        """
         with self._write() as db:
+            if disable_reason is not None:
+                self._disable(db, endpoint, disable_reason)
             for o in outcomes:
                 done = o.next_at if o.state != PENDING else None
                 db.execute(
@@ -351,12 +357,12 @@ class Outbox:
                     ),
                 )
 
-    def disable_endpoint(self, endpoint: str, reason: str) -> None:
-        with self._write() as db:
-            db.execute(
-                "UPDATE endpoints SET disabled_at = ?, disabled_reason = ? WHERE name = ?",
-                (time.time(), reason, endpoint),
-            )
+    @staticmethod
+    def _disable(db: sqlite3.Connection, endpoint: str, reason: str) -> None:
+        db.execute(
+            "UPDATE endpoints SET disabled_at = ?, disabled_reason = ? WHERE name = ?",
+            (time.time(), reason, endpoint),
+        )
 
     def endpoint(self, name: str) -> EndpointRow | None:
         row = (
