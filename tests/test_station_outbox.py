@@ -113,8 +113,8 @@ def test_retry_requeues_failed_and_disabled_and_reenables(outbox) -> None:
             Outcome(da.seq, FAILED, now, now, 400, "HTTP 400: bad"),
             Outcome(db.seq, DISABLED, now, now, 410, "HTTP 410"),
         ],
+        disable_reason="HTTP 410",
     )
-    outbox.disable_endpoint("d", "HTTP 410")
     assert outbox.get(a.id).state == FAILED
     assert outbox.get(a.id).deliveries[0].last_error == "HTTP 400: bad"
     assert outbox.endpoint("d").disabled_reason == "HTTP 410"
