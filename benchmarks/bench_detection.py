@@ -167,6 +167,8 @@ def main() -> None:
         ("full frame 640", {"tiling": "off"}),
         ("native tiles", {"tiling": "auto"}),
         (f"tiles for {SMALLEST_PX:.0f} px", {"tiling": "auto", "person_px": SMALLEST_PX}),
+        ("  no kpt check", {"tiling": "auto", "person_px": SMALLEST_PX, "min_head_kpt": 0.0}),
+        ("  free tiles", {"tiling": "auto", "person_px": SMALLEST_PX, "free_tiles": True}),
     ]
     results: list[Result] = []
     for runtime in runtimes:
@@ -207,7 +209,7 @@ def main() -> None:
         )
     print("\nconfidence threshold vs found / false (people scenes and empty water together):")
     for r in results:
-        if r.config.startswith("tiles for"):
+        if r.config.startswith(("tiles for", "  ")):
             sweep = "  ".join(f"{c:.2f}: {f}/{r.people} {x}" for c, (f, x) in r.by_conf.items())
             print(f"  {r.frame} {r.runtime:9} {sweep}")
     print("\nrecall by person height in model-input pixels (all configurations):")

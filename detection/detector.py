@@ -28,6 +28,24 @@ from detection.types import Detection
 Runtime = Literal["auto", "openvino", "onnx", "torch"]
 PAD_VALUE = 114  # ultralytics' letterbox grey
 NMS_IOU = 0.7  # within one tile, as ultralytics predicts
+HEAD_KEYPOINTS = slice(0, 5)  # COCO: nose, eyes, ears
+MIN_HEAD_KPT = 0.5  # see head_evidence
+SURE_CONF = 0.8  # this sure a box needs no head: bus.jpg's edge passenger (0.89, head 0.04)
+
+
+def head_evidence(keypoints: np.ndarray) -> np.ndarray:
+    """How surely the pose head sees a head: the second most confident of the five head
+    keypoints, per detection (``keypoints`` is (n, 17, 3)).
+
+    A person, whole, waist-up or sunk to the shoulders, shows two or more of nose,
+    eyes and ears; foam, logs and a made-up lower body under a waist-up person
+    mostly do not (bench_detection: people 0.56-1.0; of 13 look-alikes at conf
+    >= 0.25, 8 below 0.5). Boxes of ``SURE_CONF`` or more skip the check.
+    """
+    head = np.asarray(keypoints, dtype=float)[:, HEAD_KEYPOINTS, 2]
+    if head.shape[1] < 2:
+        return np.ones(len(head))
+    return np.sort(head, axis=1)[:, -2]
 
 
 def default_workers() -> int:
@@ -58,6 +76,8 @@ class Detector:
         tracker: str = "botsort",
         reliable_px: float = tl.RELIABLE_PERSON_PX,
         merge_ios: float = tl.MERGE_IOS,
+        min_head_kpt: float = MIN_HEAD_KPT,
+        free_tiles: bool = False,
     ) -> None:
         if tiling not in tl.TILING_MODES:
             raise DetectionError(
@@ -69,6 +89,10 @@ class Detector:
             )
         if not 0.0 < conf < 1.0:
             raise DetectionError(f"conf must be between 0 and 1, not {conf!r}")
+        if not 0.0 <= min_head_kpt < 1.0:
+            raise DetectionError(
+                f"min_head_kpt must be between 0 (no keypoint check) and 1, not {min_head_kpt!r}"
+            )
         if imgsz < 32 or imgsz % 32:
             raise DetectionError(f"imgsz must be a positive multiple of 32, not {imgsz!r}")
         if runtime not in RUNTIMES:
@@ -84,8 +108,12 @@ class Detector:
         self.imgsz = imgsz
         self.reliable_px = reliable_px
         self.merge_ios = merge_ios
+        self.min_head_kpt = min_head_kpt
         self.workers = workers
-        spec = prepare(model, runtime=runtime, imgsz=imgsz)
+        # free_tiles: a few large tiles (2x faster at 1080p for 45 px people) from the
+        # dynamic export; it also changes the model's confidences (more foam "people",
+        # one synthetic-camera swimmer lost), so it is opt-in; see bench_detection
+        spec = prepare(model, runtime=runtime, imgsz=imgsz, free_size=free_tiles)
         self.model_path = spec.path
         self.runtime = spec.runtime
         first = load_backend(spec, threads=1)
@@ -118,6 +146,9 @@ class Detector:
                 mode=self.tiling,
                 person_px=self.person_px,
                 reliable_px=self.reliable_px,
+                fixed_input=self._fixed_input,
+                stride=self._stride,
+                workers=self.workers,
             )
         return self._plans[key]
 
@@ -156,6 +187,8 @@ class Detector:
             "input_hw": list(self._input_hw),
             "workers": self.workers,
             "tracker": self._tracker_kind,
+            "min_head_kpt": self.min_head_kpt if self.keypoints else None,
+            "fixed_input": self._fixed_input,
         }
 
     def close(self) -> None:
@@ -208,14 +241,16 @@ class Detector:
     def _preprocess(self, image: np.ndarray, tile: tl.Tile) -> tuple[np.ndarray, float, float]:
         crop = image[tile.y0 : tile.y1, tile.x0 : tile.x1]
         in_h, in_w = self._input_hw
-        new_w = min(in_w, round(tile.width * tile.scale))
-        new_h = min(in_h, round(tile.height * tile.scale))
+        new_w = round(tile.width * tile.scale)
+        new_h = round(tile.height * tile.scale)
+        if self._fixed_input:
+            new_w, new_h = min(in_w, new_w), min(in_h, new_h)
         if (new_w, new_h) != (tile.width, tile.height):
             interp = cv2.INTER_LINEAR if tile.scale > 1 else cv2.INTER_AREA
             crop = cv2.resize(crop, (new_w, new_h), interpolation=interp)
-        if self._fixed_input:  # exports take exactly their input size
+        if self._fixed_input:  # fixed-shape exports take exactly their input size
             pad_h, pad_w = in_h, in_w
-        else:  # PyTorch takes any multiple of the stride: pad no more than needed
+        else:  # any multiple of the stride: pad no more than needed
             pad_h = -(-new_h // self._stride) * self._stride
             pad_w = -(-new_w // self._stride) * self._stride
         canvas = np.full((pad_h, pad_w, 3), PAD_VALUE, dtype=np.uint8)
@@ -240,21 +275,31 @@ class Detector:
         return out.detach().cpu().numpy().astype(np.float64)
 
     def _merge(self, results: Sequence[_TileResult]) -> list[Detection]:
-        if len(results) == 1:
-            r = results[0]
-            order = np.argsort(-r.scores, kind="stable")
-            return [_detection(r.boxes[i], r.scores[i], r.keypoints, i) for i in order]
         boxes = np.concatenate([r.boxes for r in results]).reshape(-1, 4)
         scores = np.concatenate([r.scores for r in results])
-        cut = np.concatenate([r.cut for r in results])
-        tile_ids = np.concatenate([np.full(len(r.scores), k) for k, r in enumerate(results)])
         kpts = None
         if self.keypoints:
             kpts = np.concatenate([r.keypoints for r in results if r.keypoints is not None])
-        merged = tl.merge_across_tiles(boxes, scores, tile_ids, cut, self.merge_ios)
+        if len(results) == 1:
+            merged = [
+                tl.Merged(int(i), tuple(map(float, boxes[i])), float(scores[i]), (int(i),))
+                for i in range(len(boxes))
+            ]
+        else:
+            cut = np.concatenate([r.cut for r in results])
+            tile_ids = np.concatenate([np.full(len(r.scores), k) for k, r in enumerate(results)])
+            merged = tl.merge_across_tiles(boxes, scores, tile_ids, cut, self.merge_ios)
+        if kpts is not None and self.min_head_kpt > 0:
+            # a person cut by a seam shows its head in one of its pieces
+            head = head_evidence(kpts)
+            merged = [
+                m
+                for m in merged
+                if m.score >= SURE_CONF or head[list(m.members)].max() >= self.min_head_kpt
+            ]
         dets = [
             Detection(
-                box_xyxy=m.box_xyxy,
+                box_xyxy=m.box_xyxy,  # type: ignore[arg-type]
                 confidence=m.score,
                 keypoints=None if kpts is None else kpts[m.index],
             )
@@ -262,14 +307,6 @@ class Detector:
         ]
         dets.sort(key=lambda d: -d.confidence)
         return dets
-
-
-def _detection(box: np.ndarray, score: float, kpts: np.ndarray | None, i: int) -> Detection:
-    return Detection(
-        box_xyxy=(float(box[0]), float(box[1]), float(box[2]), float(box[3])),
-        confidence=float(score),
-        keypoints=None if kpts is None else kpts[i],
-    )
 
 
 def _check_image(image: Any) -> np.ndarray:

@@ -7,6 +7,14 @@ ground sample distance), and the frame is cut into overlapping tiles that fill
 the model input at that enlargement. A frame whose people are already large
 enough runs as one letterboxed full frame.
 
+A model that takes any input size (``fixed_input=False``: the dynamic ONNX
+export, PyTorch) is not held to 640 px squares: the frame is cut into the
+fewest large tiles that keep every worker busy, each padded only to the
+stride. At 1920x1080 for 45 px people that is 2 tiles of 1728x1920 model
+pixels instead of 24 tiles of 640x640, with the same enlargement: 35% fewer
+pixels, because the overlap between tiles (which must hold a whole person)
+is paid twice instead of 38 times.
+
 Cut boxes are merged on intersection over the *smaller* box, not IoU: a
 person cut by a tile edge leaves a partial box inside the whole one, whose
 IoU is low but whose IoS is near 1.
@@ -33,6 +41,8 @@ SEAM_SPAN = 0.8  # cut pieces covering this much of the same rows (or columns) a
 EDGE_MARGIN_PX = 3.0  # a box this close (model pixels) to an inner tile edge is cut
 FILLS_TILE = 0.9  # a box this much of a tile's width and height is the texture, not a person
 MAX_PERSON_FACTOR = 8.0  # boxes larger than this many expected person heights are not people
+MAX_FREE_SIDE = 1920  # model pixels per side of a free-size tile (memory, and latency per call)
+TILE_OVERHEAD_PX = 40_000  # a model call's fixed cost (preprocess, NMS), in model pixels
 
 
 @dataclass(frozen=True)
@@ -118,16 +128,27 @@ def plan_tiles(
     mode: TilingMode = "auto",
     person_px: float | None = None,
     reliable_px: float = RELIABLE_PERSON_PX,
+    fixed_input: bool = True,
+    stride: int = 32,
+    workers: int = 1,
 ) -> TilePlan:
     """The tiles to run for a ``width`` x ``height`` frame.
 
-    The grid is the fewest tiles that reach the chosen enlargement; the tiles
-    are then shrunk to just cover the frame with that grid, which enlarges a
-    little more at no extra cost.
+    ``fixed_input``: every tile fills ``input_hw``. The grid is the fewest
+    tiles that reach the chosen enlargement; the tiles are then shrunk to just
+    cover the frame with that grid, which enlarges a little more at no extra
+    cost. Otherwise tiles may have any size up to ``MAX_FREE_SIDE`` model
+    pixels, padded to ``stride``, and the grid is the one that finishes
+    soonest on ``workers`` parallel workers (``free_grid``); ``input_hw``
+    then only sets the full-frame scale of ``mode="off"``.
     """
     scale = choose_scale(
         width, height, input_hw=input_hw, mode=mode, person_px=person_px, reliable_px=reliable_px
     )
+    if not fixed_input:
+        if mode == "off":
+            return TilePlan(width, height, scale, (Tile(0, 0, width, height, scale),))
+        return free_grid(width, height, scale, person_px, stride=stride, workers=workers)
     in_h, in_w = input_hw
     side_w = min(width, math.floor(in_w / scale + 1e-6))
     side_h = min(height, math.floor(in_h / scale + 1e-6))
@@ -135,9 +156,7 @@ def plan_tiles(
         return TilePlan(width, height, scale, (Tile(0, 0, width, height, scale),))
 
     def overlap(side: int) -> float:
-        if person_px is None:
-            return DEFAULT_OVERLAP * side
-        return min(max(PERSON_OVERLAP * person_px, MIN_OVERLAP * side), side / 2)
+        return _overlap(side, person_px)
 
     ov_w, ov_h = overlap(side_w), overlap(side_h)
     n_w = len(axis_starts(width, side_w, ov_w))
@@ -155,6 +174,76 @@ def plan_tiles(
         for x in axis_starts(width, side_w, ov_w)
     )
     return TilePlan(width, height, scale, tiles)
+
+
+def _overlap(side: int, person_px: float | None) -> float:
+    if person_px is None:
+        return DEFAULT_OVERLAP * side
+    return min(max(PERSON_OVERLAP * person_px, MIN_OVERLAP * side), side / 2)
+
+
+def model_side(frame_px: int, scale: float, stride: int) -> int:
+    """Model-input pixels for ``frame_px`` frame pixels at ``scale``, padded to ``stride``."""
+    return -(-round(frame_px * scale) // stride) * stride
+
+
+def free_grid(
+    width: int,
+    height: int,
+    scale: float,
+    person_px: float | None,
+    *,
+    stride: int = 32,
+    workers: int = 1,
+    max_side: int = MAX_FREE_SIDE,
+) -> TilePlan:
+    """Tiles of any size for a model that takes any input: of the grids whose tiles fit
+    ``max_side``, the one with the least padded model pixels per worker (the slowest
+    worker's share), then the least in all."""
+    if workers < 1:
+        raise ValueError(f"workers must be at least 1, got {workers}")
+    max_frame = max(1, math.floor(max_side / scale + 1e-6))  # frame pixels per tile side
+    # a whole person of the expected size, or what a 640 px model tile would overlap
+    wanted = PERSON_OVERLAP * person_px if person_px else DEFAULT_OVERLAP * 640 / scale
+
+    def sides(length: int, n: int) -> tuple[int, float] | None:
+        if n == 1:
+            return (length, 0.0) if length <= max_frame else None
+        side = math.ceil((length + (n - 1) * wanted) / n)
+        if side < 2 * wanted or side > min(length, max_frame):
+            return None  # tiles too small to hold a whole person, or too large for the model
+        return side, wanted
+
+    best: tuple[float, float, TilePlan] | None = None
+    limit_w = math.ceil(width / max(1.0, max_frame / 2)) + workers + 1
+    limit_h = math.ceil(height / max(1.0, max_frame / 2)) + workers + 1
+    for n_w in range(1, limit_w + 1):
+        along_w = sides(width, n_w)
+        if along_w is None:
+            continue
+        for n_h in range(1, limit_h + 1):
+            along_h = sides(height, n_h)
+            if along_h is None:
+                continue
+            (side_w, ov_w), (side_h, ov_h) = along_w, along_h
+            px = model_side(side_w, scale, stride) * model_side(side_h, scale, stride)
+            n = n_w * n_h
+            px += TILE_OVERHEAD_PX
+            cost = (math.ceil(n / workers) * px, n * px)
+            if best is None or cost < best[:2]:
+                # enlarge into the stride padding, at no cost
+                mw, mh = model_side(side_w, scale, stride), model_side(side_h, scale, stride)
+                fit = min(mw / side_w, mh / side_h, max(scale, MAX_ENLARGEMENT))
+                fit = max(scale, math.floor(fit * 1e6) / 1e6)
+                tiles = tuple(
+                    Tile(x, y, x + side_w, y + side_h, fit)
+                    for y in axis_starts(height, side_h, ov_h)
+                    for x in axis_starts(width, side_w, ov_w)
+                )
+                best = (*cost, TilePlan(width, height, fit, tiles))
+    if best is None:  # pragma: no cover - one-pixel tiles always fit
+        raise ValueError(f"no tile grid fits {width}x{height} at scale {scale}")
+    return best[2]
 
 
 def cut_by_tile_edge(
@@ -200,6 +289,7 @@ class Merged:
     index: int  # the detection whose keypoints represent the group
     box_xyxy: tuple[float, float, float, float]
     score: float
+    members: tuple[int, ...] = ()  # every detection merged into this one, ``index`` included
 
 
 def merge_across_tiles(
@@ -259,7 +349,12 @@ def merge_across_tiles(
             group = np.concatenate((group, inside))
         score = float(max(scores[i], scores[group].max() if len(group) else 0.0))
         merged.append(
-            Merged(int(i), (float(box[0]), float(box[1]), float(box[2]), float(box[3])), score)
+            Merged(
+                int(i),
+                (float(box[0]), float(box[1]), float(box[2]), float(box[3])),
+                score,
+                (int(i), *(int(g) for g in group)),
+            )
         )
     return merged
 

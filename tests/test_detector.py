@@ -129,6 +129,7 @@ def test_describe_names_what_runs(detector: Detector) -> None:
         ({"workers": 0}, DetectionError, "workers must be at least 1"),
         ({"tracker": "sort"}, DetectionError, "tracker must be one of"),
         ({"imgsz": 600}, DetectionError, "multiple of 32"),
+        ({"min_head_kpt": 1.5}, DetectionError, "min_head_kpt must be between"),
     ],
 )
 def test_bad_options_say_what_to_fix(kwargs: dict, error: type, message: str) -> None:
@@ -162,3 +163,36 @@ def test_unsupported_model_files_are_refused(tmp_path: Path) -> None:
 def test_bad_frames_say_what_is_wrong(detector: Detector, image: object) -> None:
     with pytest.raises(DetectionError, match="frame"):
         detector.detect(image)  # type: ignore[arg-type]
+
+
+def test_head_evidence_is_the_second_surest_head_keypoint() -> None:
+    from detection.detector import head_evidence
+
+    person = np.zeros((17, 3))
+    person[[0, 1, 2], 2] = [0.9, 0.8, 0.3]  # nose and one eye seen
+    foam = np.zeros((17, 3))
+    foam[[0, 5, 6], 2] = [0.95, 0.9, 0.9]  # a "nose" and shoulders, no eyes or ears
+    assert head_evidence(np.stack([person, foam])).tolist() == pytest.approx([0.8, 0.0])
+
+
+def test_keypoint_check_keeps_the_photographed_people(detector: Detector) -> None:
+    image = scenes.read_photo("ultralytics", "assets/zidane.jpg")
+    with Detector(tiling="off", workers=1, min_head_kpt=0.0) as unchecked:
+        everyone = unchecked.detect(image)
+    checked = detector.detect(image)
+    assert detector.min_head_kpt > 0
+    ious = scenes.box_iou(
+        np.array(REFERENCE[("ultralytics", "assets/zidane.jpg")]), _boxes(checked)
+    )
+    assert (ious.max(axis=1) >= 0.85).all()
+    assert len(checked) <= len(everyone)
+
+
+def test_free_tiles_run_large_tiles_and_find_the_people() -> None:
+    scene = scenes.compose(1920, 1080, heights_px=[130.0, 150.0, 170.0], n_lookalikes=2, seed=31)
+    with Detector(person_px=100, free_tiles=True, workers=2) as det:
+        plan = det.plan(1920, 1080)
+        assert det.describe()["fixed_input"] is False
+        assert len(plan.tiles) == 2 and plan.tiles[0].width * plan.scale > 640
+        found = scenes.match(_boxes(det.detect(scene.image)), scene.boxes)
+    assert found.found.all()

@@ -207,3 +207,50 @@ def test_across_a_seam_needs_contact_and_the_same_rows_or_columns() -> None:
         float,
     )
     assert tl.across_a_seam(box, others).tolist() == [True, True, False, False]
+
+
+@settings(max_examples=150, deadline=None)
+@given(FRAME, st.floats(20.0, 200.0), st.integers(1, 4), st.data())
+def test_free_size_tiles_cover_the_frame_hold_a_person_and_fit_the_limit(
+    frame: tuple[int, int], person_px: float, workers: int, data: st.DataObject
+) -> None:
+    w, h = frame
+    plan = tl.plan_tiles(w, h, person_px=person_px, fixed_input=False, workers=workers)
+    assert plan.scale >= tl.choose_scale(w, h, person_px=person_px)
+    covered = np.zeros((h, w), bool)
+    for t in plan.tiles:
+        assert 0 <= t.x0 < t.x1 <= w and 0 <= t.y0 < t.y1 <= h
+        assert tl.model_side(t.width, t.scale, 32) <= tl.MAX_FREE_SIDE
+        assert tl.model_side(t.height, t.scale, 32) <= tl.MAX_FREE_SIDE
+        assert round(t.width * t.scale) <= tl.model_side(t.width, t.scale, 32)
+        covered[t.y0 : t.y1, t.x0 : t.x1] = True
+    assert covered.all()
+    side = min(person_px, w, h)
+    x = data.draw(st.floats(0, w - side))
+    y = data.draw(st.floats(0, h - side))
+    assert any(
+        t.x0 <= x and x + side <= t.x1 and t.y0 <= y and y + side <= t.y1 for t in plan.tiles
+    ), f"a {side:.0f} px person at ({x:.0f}, {y:.0f}) is cut in every tile"
+
+
+def test_free_size_tiles_waste_less_than_fixed_squares() -> None:
+    fixed = tl.plan_tiles(1920, 1080, person_px=45)
+    free = tl.plan_tiles(1920, 1080, person_px=45, fixed_input=False, workers=2)
+    fixed_px = len(fixed.tiles) * 640 * 640
+    free_px = sum(
+        tl.model_side(t.width, t.scale, 32) * tl.model_side(t.height, t.scale, 32)
+        for t in free.tiles
+    )
+    assert free.scale * 45 >= tl.RELIABLE_PERSON_PX
+    assert len(free.tiles) % 2 == 0 and len(free.tiles) < len(fixed.tiles)
+    assert free_px < 0.75 * fixed_px
+    # one worker and a frame that fits: one tile, no seam
+    assert len(tl.plan_tiles(1280, 720, person_px=100, fixed_input=False).tiles) == 1
+    # the full-frame mode stays one letterboxed frame
+    off = tl.plan_tiles(1920, 1080, mode="off", fixed_input=False, workers=2)
+    assert off.full_frame
+
+
+def test_merged_detections_name_their_members() -> None:
+    merged = _merge([(100, 100, 140, 200, 0.80, 0, False), (100, 100, 120, 200, 0.90, 1, True)])
+    assert sorted(merged[0].members) == [0, 1] and merged[0].index in merged[0].members
