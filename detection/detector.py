@@ -99,8 +99,7 @@ class Detector:
             raise DetectionError(f"runtime must be one of {', '.join(RUNTIMES)}, not {runtime!r}")
         if tracker not in TRACKERS:
             raise DetectionError(f"tracker must be one of {', '.join(TRACKERS)}, not {tracker!r}")
-        workers = default_workers() if workers is None else workers
-        if workers < 1:
+        if workers is not None and workers < 1:
             raise DetectionError(f"workers must be at least 1, not {workers!r}")
         self.tiling = tiling
         self.person_px = person_px
@@ -109,18 +108,25 @@ class Detector:
         self.reliable_px = reliable_px
         self.merge_ios = merge_ios
         self.min_head_kpt = min_head_kpt
-        self.workers = workers
         # free_tiles: a few large tiles (2x faster at 1080p for 45 px people) from the
         # dynamic export; it also changes the model's confidences (more foam "people",
         # one synthetic-camera swimmer lost), so it is opt-in; see bench_detection
         spec = prepare(model, runtime=runtime, imgsz=imgsz, free_size=free_tiles)
         self.model_path = spec.path
         self.runtime = spec.runtime
-        first = load_backend(spec, threads=1)
+        # OpenVINO: one request using every core. Two requests inferring at once from
+        # two Python threads deadlocked inside OpenVINO's input dispatch (seen twice,
+        # both threads waiting, no CPU), so its parallelism stays inside the runtime.
+        threads = 1
+        if workers is None:
+            workers = 1 if spec.runtime == "openvino" else default_workers()
+            threads = default_workers() if spec.runtime == "openvino" else 1
+        self.workers = workers
+        first = load_backend(spec, threads=threads)
         self._backends: queue.Queue[Backend] = queue.Queue()
         self._backends.put(first)
         for _ in range(workers - 1):
-            self._backends.put(load_backend(spec, threads=1))
+            self._backends.put(load_backend(spec, threads=threads))
         self.names = first.names
         self.keypoints = first.kpt_shape is not None
         self._kpt_shape = first.kpt_shape
