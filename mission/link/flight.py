@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from mission.items import MissionItem
 from mission.link import params as params_mod
@@ -287,7 +288,10 @@ def follow(
                 yield FenceBreach(breaches, tel.fence_breach_type)
             elif mtype == "STATUSTEXT":
                 yield VehicleText(int(msg.severity), _text(msg.text))
-            if not tel.armed and mtype == "HEARTBEAT":
+            # Judge the disarm by this heartbeat, not by the latest snapshot: the reader
+            # thread may already hold a newer disarmed heartbeat while the RTL item's
+            # MISSION_ITEM_REACHED still waits in this queue (seen at x100).
+            if mtype == "HEARTBEAT" and _disarmed_autopilot(msg):
                 if track is not None:
                     track.finish(tel)
                 reason = (
@@ -300,6 +304,16 @@ def follow(
             if now - last_progress >= progress_every_s:
                 last_progress = now
                 yield _progress(tel, items, seen_reached, now - t0)
+
+
+MAV_AUTOPILOT_INVALID = 8  # a GCS or companion's heartbeat, not the vehicle's
+MAV_MODE_FLAG_SAFETY_ARMED = 128
+
+
+def _disarmed_autopilot(msg: Any) -> bool:
+    return msg.autopilot != MAV_AUTOPILOT_INVALID and not (
+        msg.base_mode & MAV_MODE_FLAG_SAFETY_ARMED
+    )
 
 
 def _text(raw: str | bytes) -> str:
