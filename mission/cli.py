@@ -38,6 +38,8 @@ _COMMANDS: list[tuple[str, str, str]] = [
     ("mission.plan_cli", "plan", "plan"),
     ("mission.fly_cli", "fly", "fly"),
     ("detection.cli", "detect", "detect"),
+    ("mission.patrol_cli", "patrol", "patrol"),
+    ("sitl.demo", "demo", "demo"),
 ]
 
 # One base exception per package: these are operator errors with a message

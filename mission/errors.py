@@ -11,3 +11,7 @@ class PlanningError(MissionError):
 
 class ExportError(MissionError):
     """A .plan / .waypoints file cannot be written or read back."""
+
+
+class PatrolError(MissionError):
+    """The patrol cannot start or go on: no video, no dispatch secret, a bad option."""

@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from geofences.model import KeyWater, RuleSettings
-from mission.errors import MissionError
+from mission.errors import MissionError, PatrolError
 
 if TYPE_CHECKING:
     from detection.incidents import Incident
@@ -56,10 +56,6 @@ POSE_MESSAGES = ("GLOBAL_POSITION_INT", "ATTITUDE", "GIMBAL_DEVICE_ATTITUDE_STAT
 POSE_RATE_HZ = 10.0  # position and attitude, in the vehicle's clock: georeferencing needs them
 MAX_DETECTIONS_KEPT = 20_000  # ground points kept for the report's map
 ABORT_FOLLOW_S = 600.0  # follow a vehicle sent home for at most this long (its clock)
-
-
-class PatrolError(MissionError):
-    """The patrol cannot start or go on: no video, no dispatch secret, a bad option."""
 
 
 @dataclass(frozen=True)
@@ -480,7 +476,7 @@ class Patrol:
         self._set_stage(f"opening the video {self.opt.source}")
         reader = FrameReader(
             open_source(self.opt.source),
-            connect_s=min(10.0, self.opt.video_timeout_s),
+            connect_s=min(4.0, self.opt.video_timeout_s),  # under FrameReader.close()'s 5 s join
             give_up_s=self.opt.video_give_up_s,
         )
         reader.start()

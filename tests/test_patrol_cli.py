@@ -34,11 +34,6 @@ from station.receiver import Receiver
 from station.signing import generate_secret, parse_secret
 from tests.test_patrol_report import _alert, _result
 
-pytestmark = pytest.mark.skip(
-    reason="issue 6 in progress: the closed-loop patrol has not yet passed end to end "
-    "(it hung on a dropped link and in OpenVINO); see the session note"
-)
-
 POND = next(p for p in geofences.sample_paths() if p.name == "gqc-pond.geojson")
 SECRET_ENV = "WATERPATROL_TEST_PATROL_SECRET"
 
@@ -155,7 +150,8 @@ def test_video_lost_in_flight_sends_the_vehicle_home(
             publisher.send(water)
             time.sleep(0.1)
 
-    threading.Thread(target=send, daemon=True).start()
+    sender = threading.Thread(target=send, daemon=True)
+    sender.start()
     with Receiver(tmp_path / "station.sqlite", [parse_secret(secret)]) as receiver:
         options = PatrolOptions(
             connect=ep.url,
@@ -172,6 +168,7 @@ def test_video_lost_in_flight_sends_the_vehicle_home(
             while "flying" not in runner.status().stage and time.monotonic() < deadline:
                 time.sleep(0.1)
             stop_sending.set()
+            sender.join()
             publisher.stop()
 
         threading.Thread(target=cut_the_video, daemon=True).start()
@@ -179,6 +176,7 @@ def test_video_lost_in_flight_sends_the_vehicle_home(
             result = runner.run()
         finally:
             stop_sending.set()
+            sender.join()
             publisher.stop()
     assert result.outcome == "error"
     assert "detection failed" in result.reason and "RTL" in result.reason

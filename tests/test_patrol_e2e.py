@@ -19,11 +19,6 @@ import pytest
 import geofences
 from sitl.demo import POSITION_OK_M, DemoSettings, run_demo
 
-pytestmark = pytest.mark.skip(
-    reason="issue 6 in progress: the closed-loop patrol has not yet passed end to end "
-    "(it hung on a dropped link and in OpenVINO); see the session note"
-)
-
 POND = next(p for p in geofences.sample_paths() if p.name == "gqc-pond.geojson")
 
 
