@@ -11,7 +11,7 @@ from geofences.projection import LocalProjection
 from mission.items import Cmd, MissionType
 from mission.plan import MissionPlan
 from mission.planner import plan
-from mission.planning.area import NOFLY_KEEPOUT_M
+from mission.planning.area import nofly_keepout_m
 from tests.planner_cases import synthetic_water
 
 
@@ -84,7 +84,9 @@ def test_camera_swath_covers_the_water(kw):
     proj = LocalProjection.around(kw.launch.lat, kw.launch.lon)
     water_m = proj.geom_to_m(kw.water)
     for zone in kw.no_fly:
-        water_m = water_m.difference(proj.geom_to_m(zone.polygon).buffer(NOFLY_KEEPOUT_M + 0.5))
+        water_m = water_m.difference(
+            proj.geom_to_m(zone.polygon).buffer(nofly_keepout_m(kw.patrol.speed_m_s) + 0.5)
+        )
     swath = kw.patrol.camera.footprint_m(kw.patrol.altitude_m)[0]
     seen = shapely.union_all(
         [LineString([proj.to_xy(*p) for p in s.path_lonlat]).buffer(swath / 2) for s in mp.sorties]

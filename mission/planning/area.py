@@ -10,9 +10,21 @@ from geofences.model import KeyWater
 from geofences.projection import LocalProjection
 from mission.errors import PlanningError
 from mission.planning.fence import fit_storage, inner_polygon
+from mission.planning.sorties import WPNAV_ACCEL_M_S2
 from mission.planning.types import Area
 
-NOFLY_KEEPOUT_M = 5.0  # legs stay this far from an uploaded no-fly exclusion
+NOFLY_KEEPOUT_M = 5.0  # legs stay at least this far from an uploaded no-fly exclusion
+
+
+def nofly_keepout_m(speed_m_s: float) -> float:
+    """How far legs stay from a no-fly exclusion: at least the stopping distance.
+
+    A copter overshoots a corner by about v^2 / 2a (11 m was seen at 10 m/s
+    before a right-angle turn), and crossing into an exclusion is a breach.
+    """
+    return max(NOFLY_KEEPOUT_M, speed_m_s**2 / (2.0 * WPNAV_ACCEL_M_S2))
+
+
 SHORE_OVERFLY_M = 10.0  # lanes may run this far past the shoreline (never past the fence)
 
 
@@ -51,7 +63,8 @@ def build_area(kw: KeyWater, proj: LocalProjection) -> Area:
         islands,
         overfly + 5.0,
     )
-    keepout = shapely.union_all([z.buffer(NOFLY_KEEPOUT_M) for z in nofly]) if nofly else None
+    clear_m = nofly_keepout_m(kw.patrol.speed_m_s)
+    keepout = shapely.union_all([z.buffer(clear_m) for z in nofly]) if nofly else None
     if keepout is not None and keepout.contains(home):
         raise PlanningError(f"{kw.id}: the launch point is inside a no-fly zone; move the launch")
 
