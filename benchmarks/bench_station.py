@@ -26,20 +26,7 @@ import time
 from pathlib import Path
 
 from station import Alert, Delivery, Endpoint, Outbox, Receiver, generate_secret, parse_secret
-
-BASE = dict(
-    type="person_in_water",
-    lat=29.25,
-    lon=115.78,
-    radius_m=5.0,
-    people=1,
-    observed_at="2025-06-01T08:30:00Z",
-    vehicle_id="uav-1",
-    mission_id="bench",
-    water_id="xihu",
-    water_name="西湖",
-    confidence=0.9,
-)
+from tests.station_samples import sample_alert
 
 
 def make_alerts(n: int, incidents: int, tag: str) -> list[Alert]:
@@ -48,7 +35,7 @@ def make_alerts(n: int, incidents: int, tag: str) -> list[Alert]:
     for i in range(n):
         k = i % incidents
         prev = heads.get(k)
-        a = prev.follow_up(people=i % 9) if prev else Alert(incident_id=f"{tag}-{k}", **BASE)
+        a = prev.follow_up(people=i % 9) if prev else sample_alert(f"{tag}-{k}", mission_id="bench")
         heads[k] = a
         out.append(a)
     return out

@@ -9,7 +9,7 @@ from shapely.geometry import Polygon
 from geofences.projection import LocalProjection
 from mission.items import Cmd, Frame, MissionItem, MissionType, home_item
 from mission.planning.sorties import SortiePath
-from mission.planning.types import XY, Area
+from mission.planning.types import XY, Area, Leg
 
 MAV_MOUNT_MODE_MAVLINK_TARGETING = 2
 FENCE_ALT_HEADROOM_M = 20.0
@@ -41,10 +41,10 @@ def sortie_items(
         ),
     ]
     last: XY | None = None
-    for leg in (*sortie.legs, *sortie.home_legs[:1]):
+    # The way home is flown to its last corner; RTL flies the last hop.
+    home_legs = [Leg(leg.points[:-1], leg.kind) for leg in sortie.home_legs]
+    for leg in (*sortie.legs, *home_legs):
         pts = leg.points
-        if leg in sortie.home_legs:
-            pts = pts[:-1]  # RTL flies the last hop home
         for k, xy in enumerate(pts):
             if last is None or math.dist(xy, last) >= 0.5:
                 items.append(_wp(proj, xy, altitude_m))

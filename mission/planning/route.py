@@ -8,10 +8,6 @@ from mission.planning.cells import Cell
 from mission.planning.types import XY, Leg
 
 
-def _d(p: XY, q: XY) -> float:
-    return math.hypot(q[0] - p[0], q[1] - p[1])
-
-
 def serpentine(cell: Cell, from_first: bool, start_at_a: bool) -> list[Leg]:
     order = cell if from_first else cell[::-1]
     legs = []
@@ -39,7 +35,9 @@ def order_cells(cells: list[Cell], start: XY) -> list[Leg]:
     legs: list[Leg] = []
     while remaining:
         _, ci, from_first, at_a = min(
-            (_d(pos, xy), ci, ff, aa) for ci in remaining for ff, aa, xy in _entries(cells[ci])
+            (math.dist(pos, xy), ci, ff, aa)
+            for ci in remaining
+            for ff, aa, xy in _entries(cells[ci])
         )
         remaining.discard(ci)
         cell_legs = serpentine(cells[ci], from_first, at_a)
@@ -56,7 +54,7 @@ def order_loops(loops: list[Leg], start: XY) -> list[Leg]:
     while remaining:
         best_i, best_k = min(
             ((i, k) for i, loop in enumerate(remaining) for k in range(len(loop.points) - 1)),
-            key=lambda ik: _d(pos, remaining[ik[0]].points[ik[1]]),
+            key=lambda ik: math.dist(pos, remaining[ik[0]].points[ik[1]]),
         )
         loop = remaining.pop(best_i)
         ring = loop.points[:-1]
@@ -74,7 +72,7 @@ def order_lines(lines: list[Leg], start: XY) -> list[Leg]:
     while remaining:
         i, flip = min(
             ((i, f) for i in range(len(remaining)) for f in (False, True)),
-            key=lambda t: _d(pos, remaining[t[0]].end if t[1] else remaining[t[0]].start),
+            key=lambda t: math.dist(pos, remaining[t[0]].end if t[1] else remaining[t[0]].start),
         )
         leg = remaining.pop(i)
         leg = leg.reversed() if flip else leg

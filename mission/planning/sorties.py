@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from geofences.model import VehicleSettings
 from mission.errors import PlanningError
-from mission.planning.transit import DistanceField, TransitRouter
+from mission.planning.transit import DistanceField, TransitRouter, path_length
 from mission.planning.types import XY, Leg
 
 
@@ -31,17 +31,8 @@ class SortiePath:
         return sum(leg_length(leg) for leg in (*self.legs, *self.home_legs))
 
 
-def _d(p: XY, q: XY) -> float:
-    return math.hypot(q[0] - p[0], q[1] - p[1])
-
-
 def leg_length(leg: Leg) -> float:
-    pts = leg.points
-    return sum(_d(pts[i], pts[i + 1]) for i in range(len(pts) - 1))
-
-
-def _path_length(pts: list[XY]) -> float:
-    return sum(_d(pts[i], pts[i + 1]) for i in range(len(pts) - 1))
+    return path_length(leg.points)
 
 
 WPNAV_ACCEL_M_S2 = 2.5  # ArduCopter's default horizontal acceleration
@@ -72,11 +63,11 @@ class _Budget:
 
     def home_s(self, p: XY) -> float:
         if self.router.is_clear(p, self.home):
-            return _d(p, self.home) / self.speed + 2 * self.corner_s + self.descend_s
+            return math.dist(p, self.home) / self.speed + 2 * self.corner_s + self.descend_s
         dist = self.field.distance(p)
         if math.isinf(dist):
             path = self.home_path(p)
-            return _path_length(path) / self.speed + len(path) * self.corner_s + self.descend_s
+            return path_length(path) / self.speed + len(path) * self.corner_s + self.descend_s
         # A routed way home bends a few times: budget for it.
         return dist / self.speed + ROUTED_HOME_CORNERS * self.corner_s + self.descend_s
 
@@ -108,14 +99,14 @@ def split_sorties(
             lane = lanes[lane_i]
             start = resume if resume is not None else lane.points[point_i]
             # Reach the lane (or the resume point) through the transit region.
-            if _d(pos, start) <= 0.01:
+            if math.dist(pos, start) <= 0.01:
                 approach = [pos]
             elif pos == home:
                 approach = budget.from_home(start)
             else:
                 approach = router.path(pos, start)
             t_approach = (
-                _path_length(approach) / speed_m_s
+                path_length(approach) / speed_m_s
                 + budget.corner_s * len(approach)
                 + (vehicle.turn_s if flew_lane else 0)
             )
@@ -128,7 +119,7 @@ def split_sorties(
             k = point_i + 1
             while k < len(lane.points):
                 nxt = lane.points[k]
-                seg_s = _d(pts[-1], nxt) / speed_m_s + budget.corner_s
+                seg_s = math.dist(pts[-1], nxt) / speed_m_s + budget.corner_s
                 if t_lane + seg_s + budget.home_s(nxt) <= usable:
                     pts.append(nxt)
                     t_lane += seg_s
@@ -136,7 +127,7 @@ def split_sorties(
                     continue
                 cut = _furthest_reachable(pts[-1], nxt, t_lane, usable, speed_m_s, budget)
                 if cut is not None:
-                    t_lane += _d(pts[-1], cut) / speed_m_s + budget.corner_s
+                    t_lane += math.dist(pts[-1], cut) / speed_m_s + budget.corner_s
                     pts.append(cut)
                 finished = False
                 break
@@ -162,7 +153,7 @@ def split_sorties(
             )
         back = budget.home_path(pos)
         home_legs = (Leg(tuple(back), "transit"),) if len(back) > 1 else ()
-        total = t + _path_length(back) / speed_m_s + budget.corner_s * len(back) + budget.descend_s
+        total = t + path_length(back) / speed_m_s + budget.corner_s * len(back) + budget.descend_s
         sorties.append(SortiePath(tuple(legs), home_legs, total, turns))
     return sorties
 
@@ -176,10 +167,10 @@ def _furthest_reachable(
     for _ in range(20):
         mid = (lo + hi) / 2
         p = (a[0] + (b[0] - a[0]) * mid, a[1] + (b[1] - a[1]) * mid)
-        if t0 + _d(a, p) / speed + budget.corner_s + budget.home_s(p) <= usable:
+        if t0 + math.dist(a, p) / speed + budget.corner_s + budget.home_s(p) <= usable:
             lo, best = mid, p
         else:
             hi = mid
-    if best is None or _d(a, best) < 1.0:
+    if best is None or math.dist(a, best) < 1.0:
         return None
     return best

@@ -10,8 +10,9 @@ candidate edges from a node in one vectorised shapely call.
 from __future__ import annotations
 
 import heapq
+import itertools
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import shapely
@@ -38,7 +39,7 @@ class _VisibilityGraph:
         goal_vis = self.visible_from(b)
         dist = {-1: 0.0}
         prev: dict[int, int] = {}
-        heap: list[tuple[float, float, int]] = [(_d(a, b), 0.0, -1)]
+        heap: list[tuple[float, float, int]] = [(math.dist(a, b), 0.0, -1)]
         done: set[int] = set()
         while heap:
             _, g, u = heapq.heappop(heap)
@@ -55,11 +56,11 @@ class _VisibilityGraph:
                 v = int(v)
                 if v in done:
                     continue
-                nd = g + _d(pu, self.nodes[v])
+                nd = g + math.dist(pu, self.nodes[v])
                 if nd < dist.get(v, math.inf):
                     dist[v] = nd
                     prev[v] = u
-                    heapq.heappush(heap, (nd + _d(self.nodes[v], b), nd, v))
+                    heapq.heappush(heap, (nd + math.dist(self.nodes[v], b), nd, v))
         return None
 
     def _unwind(self, prev: dict[int, int], last: int, a: XY, b: XY) -> list[XY]:
@@ -118,14 +119,14 @@ class TransitRouter:
         one found within the bound is the true shortest; most detours around an
         island are local, and a small graph costs a fraction of the full one.
         """
-        limit = ELLIPSE_FACTOR * _d(a, b) + ELLIPSE_SLACK_M
+        limit = ELLIPSE_FACTOR * math.dist(a, b) + ELLIPSE_SLACK_M
         pts = self._coarse._pts
         if not len(pts):
             return None
         reach = np.hypot(*(pts - a).T) + np.hypot(*(pts - b).T)
         near = [self.nodes[i] for i in np.flatnonzero(reach <= limit)]
         found = _VisibilityGraph(self.region, near).search(a, b)
-        if found is None or _path_len(found) > limit:
+        if found is None or path_length(found) > limit:
             return None
         return found
 
@@ -155,12 +156,9 @@ class TransitRouter:
         return found
 
 
-def _d(p: XY, q: XY) -> float:
-    return math.hypot(q[0] - p[0], q[1] - p[1])
-
-
-def _path_len(pts: list[XY]) -> float:
-    return sum(_d(pts[i], pts[i + 1]) for i in range(len(pts) - 1))
+def path_length(pts: Sequence[XY]) -> float:
+    """Length of a polyline in metres."""
+    return sum(math.dist(a, b) for a, b in itertools.pairwise(pts))
 
 
 def _corner_nodes(region: shapely.Geometry, simplify_m: float) -> list[XY]:
