@@ -38,7 +38,7 @@ MIN_OVERLAP = 0.1
 PERSON_OVERLAP = 1.2  # overlap >= 1.2 expected person heights: everyone is whole in some tile
 MERGE_IOS = 0.5
 SEAM_SPAN = 0.8  # cut pieces covering this much of the same rows (or columns) are one person
-EDGE_MARGIN_PX = 3.0  # a box this close (model pixels) to an inner tile edge is cut
+EDGE_MARGIN_PX = 8.0  # a box this close (model pixels) to an inner tile edge is cut
 FILLS_TILE = 0.9  # a box this much of a tile's width and height is the texture, not a person
 MAX_PERSON_FACTOR = 8.0  # boxes larger than this many expected person heights are not people
 MAX_FREE_SIDE = 1920  # model pixels per side of a free-size tile (memory, and latency per call)

@@ -175,6 +175,73 @@ def test_head_evidence_is_the_second_surest_head_keypoint() -> None:
     assert head_evidence(np.stack([person, foam])).tolist() == pytest.approx([0.8, 0.0])
 
 
+def test_shoulder_evidence_is_the_surer_shoulder() -> None:
+    from detection.detector import shoulder_evidence
+
+    person = np.zeros((17, 3))
+    person[[5, 6], 2] = [0.3, 0.95]  # one shoulder hidden
+    blob = np.zeros((17, 3))
+    blob[[0, 1, 2, 5, 6], 2] = [0.9, 0.9, 0.9, 0.6, 0.5]  # a "face", no real shoulders
+    assert shoulder_evidence(np.stack([person, blob])).tolist() == pytest.approx([0.95, 0.6])
+
+
+def _kpts(**conf: float) -> np.ndarray:
+    names = ["nose", "l_eye", "r_eye", "l_ear", "r_ear", "l_shoulder", "r_shoulder"]
+    k = np.zeros((1, 17, 3))
+    for name, value in conf.items():
+        k[0, names.index(name), 2] = value
+    return k
+
+
+@pytest.mark.parametrize(
+    ("score", "kpts", "kept"),
+    [
+        (0.5, _kpts(nose=0.9, l_eye=0.9, l_shoulder=0.95), True),  # head and a shoulder
+        (0.5, _kpts(nose=0.9, l_eye=0.9, l_shoulder=0.6, r_shoulder=0.6), False),  # foam
+        (0.5, _kpts(nose=0.9, l_shoulder=0.95), False),  # one head point: not a head
+        (0.9, _kpts(l_ear=0.9, l_shoulder=0.4), True),  # sure, seen from behind
+        (0.9, _kpts(), False),  # sure, but an arm or a leg alone
+    ],
+)
+def test_the_first_look_wants_a_head_and_a_shoulder_unless_sure(
+    detector: Detector, score: float, kpts: np.ndarray, kept: bool
+) -> None:
+    assert detector._shows_a_body(score, kpts) is kept
+
+
+def test_numpy_nms_matches_ultralytics(detector: Detector) -> None:
+    import torch
+    from ultralytics.utils.nms import non_max_suppression
+
+    image = scenes.read_photo("ultralytics", "assets/bus.jpg")
+    tile = detector.plan(image.shape[1], image.shape[0]).tiles[0]
+    batch, _, _ = detector._preprocess(image, tile)
+    backend = detector._backends.get()
+    try:
+        raw = backend.infer(batch)
+    finally:
+        detector._backends.put(backend)
+    ours = detector._nms(raw, backend)
+    theirs = non_max_suppression(torch.from_numpy(raw), detector.conf, 0.7, classes=[0], nc=1)[0]
+    assert len(ours) == len(theirs) >= 4
+    np.testing.assert_allclose(ours[:, :6], theirs[:, :6].numpy(), rtol=1e-4, atol=1e-3)
+    np.testing.assert_allclose(ours[:, 6:], theirs[:, 6:].numpy(), rtol=1e-4, atol=1e-3)
+
+
+@pytest.mark.slow
+def test_the_second_look_removes_foam_that_fools_the_first() -> None:
+    # composed scenes whose foam blobs pass the first look's keypoint check (bench_detection)
+    frames = scenes.scene_set(6, people_per_scene=6, seed=1)
+    with Detector(person_px=45, second_look=False) as first:
+        once = [scenes.match(_boxes(first.detect(s.image)), s.boxes) for s in frames]
+    with Detector(person_px=45) as both:
+        twice = [scenes.match(_boxes(both.detect(s.image)), s.boxes) for s in frames]
+    assert sum(m.false for m in once) >= 1
+    assert sum(m.false for m in twice) < sum(m.false for m in once)
+    people = sum(len(s.boxes) for s in frames)
+    assert sum(m.found.sum() for m in twice) >= 0.95 * people
+
+
 def test_keypoint_check_keeps_the_photographed_people(detector: Detector) -> None:
     image = scenes.read_photo("ultralytics", "assets/zidane.jpg")
     with Detector(tiling="off", workers=1, min_head_kpt=0.0) as unchecked:

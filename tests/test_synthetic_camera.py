@@ -484,10 +484,13 @@ def test_camera_command_rejects_a_bad_stream_address():
 def test_the_detector_finds_the_swimmers_and_reads_the_raised_arms():
     from detection.detector import Detector
     from detection.rules import arms_raised
+    from sitl.demo import DEMO_RELIABLE_PX
 
     cam = LAKE.patrol.camera
     sc = build_scene(LAKE, seed=1)
-    with Detector(person_px=cam.person_height_px(30.0), workers=1) as det:
+    # as the demo runs it: the rendered people need ~100 px in the model input, not 78
+    px = cam.person_height_px(30.0)
+    with Detector(person_px=px, reliable_px=DEMO_RELIABLE_PX, workers=1) as det:
         for p in (q for q in sc.people if q.in_water):
             fr = render(sc, cam, Pose(0.0, p.lat + 2e-5, p.lon - 2e-5, 30.0, yaw_deg=60.0))
             truth = next(v for v in fr.people if v.id == p.id)
