@@ -86,7 +86,8 @@ class FrameSource(Protocol):
         ...
 
     def interrupt(self) -> None:
-        """Make a ``read`` blocked in another thread return soon (with SourceError)."""
+        """Make a ``read`` blocked in another thread return soon (with SourceError); the
+        source is being closed for good."""
         ...
 
     def close(self) -> None: ...
@@ -266,6 +267,9 @@ class FfmpegStreamSource:
         self._filled = 0
         self._count = 0
         self._interrupted = threading.Event()
+        # open() on the reader thread (a reconnect) and close() from the owner must not
+        # interleave: a process started after close() took the old one would outlive it
+        self._lock = threading.RLock()
 
     def _command(self) -> list[str]:
         cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-nostats", "-loglevel", "info"]
@@ -280,22 +284,26 @@ class FfmpegStreamSource:
         return [*cmd, "-f", "rawvideo", "-pix_fmt", "bgr24", "pipe:1"]
 
     def open(self) -> None:
-        self.close()
-        self._size = None
-        self._size_ready.clear()
-        self._frame, self._filled = None, 0
-        self._log.clear()
-        self._interrupted.clear()
-        try:
-            self._proc = subprocess.Popen(
-                self._command(),
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-            )
-        except OSError as exc:
-            raise SourceError(f"cannot start FFmpeg for {self.url}: {exc}") from exc
-        threading.Thread(target=self._read_log, args=(self._proc,), daemon=True).start()
+        """Start FFmpeg (again). Refused once ``interrupt()`` was called: the owner is
+        closing the source, and a reconnect must not start a process behind its back."""
+        with self._lock:
+            if self._interrupted.is_set():
+                raise SourceError(f"{self.name}: interrupted")
+            self.close()
+            self._size = None
+            self._size_ready.clear()
+            self._frame, self._filled = None, 0
+            self._log.clear()
+            try:
+                self._proc = subprocess.Popen(
+                    self._command(),
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                )
+            except OSError as exc:
+                raise SourceError(f"cannot start FFmpeg for {self.url}: {exc}") from exc
+            threading.Thread(target=self._read_log, args=(self._proc,), daemon=True).start()
 
     def _read_log(self, proc: subprocess.Popen[bytes]) -> None:
         assert proc.stderr is not None
@@ -357,7 +365,8 @@ class FfmpegStreamSource:
         self._interrupted.set()
 
     def close(self) -> None:
-        proc, self._proc = self._proc, None
+        with self._lock:
+            proc, self._proc = self._proc, None
         if proc is None:
             return
         if proc.poll() is None:

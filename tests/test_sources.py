@@ -310,3 +310,47 @@ def test_closing_a_reader_on_a_silent_stream_is_prompt() -> None:
     reader.close()
     assert time.monotonic() - t0 < 1.0
     assert [e.kind for e in reader.events()] == ["connected"]  # no failure reported for a close
+
+
+def _ffmpeg_children() -> list[int]:
+    """Live FFmpeg processes started by this process (zombies excluded)."""
+    import os
+
+    out = []
+    for pid in (p for p in os.listdir("/proc") if p.isdigit()):
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            continue
+        name, rest = stat[stat.index("(") + 1 : stat.rindex(")")], stat[stat.rindex(")") + 2 :]
+        state, ppid = rest.split()[0], int(rest.split()[1])
+        if ppid == os.getpid() and "ffmpeg" in name and state != "Z":
+            out.append(int(pid))
+    return out
+
+
+@pytest.mark.slow
+def test_closing_while_reconnecting_leaves_no_ffmpeg_behind() -> None:
+    # a dead stream reconnecting as fast as it can: close() lands in every phase of the
+    # loop (opening, probing, backing off) over the runs
+    for i in range(25):
+        source = FfmpegStreamSource(f"udp://127.0.0.1:{free_udp_port()}")
+        reader = FrameReader(source, connect_s=0.05, stall_s=0.05, backoff=Backoff(0.001, 1, 0.001))
+        reader.start()
+        time.sleep(0.01 * (i % 7))
+        t0 = time.monotonic()
+        reader.close()
+        assert time.monotonic() - t0 < 2.0
+        deadline = time.monotonic() + 3.0
+        while _ffmpeg_children() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _ffmpeg_children() == [], f"run {i}: FFmpeg left running after close()"
+
+
+def test_an_interrupted_stream_source_starts_no_new_ffmpeg() -> None:
+    # the reader thread reconnecting just after the owner's close() began
+    source = FfmpegStreamSource(f"udp://127.0.0.1:{free_udp_port()}")
+    source.interrupt()
+    with pytest.raises(SourceError, match="interrupted"):
+        source.open()
+    assert _ffmpeg_children() == []
