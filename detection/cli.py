@@ -88,6 +88,7 @@ class _Output:
     def __init__(self, save: Path | None, show: bool) -> None:
         self.save = save
         self.show = show
+        self.pipeline: Any = None  # set once built: an incident's evidence frame may be past
         if show and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
             raise DetectionError("--show needs a display (DISPLAY is not set); use --save DIR")
         if save is not None:
@@ -103,9 +104,10 @@ class _Output:
 
         for inc in result.incidents:
             if self.save is not None and inc.status in ("open", "update"):
+                shown = (self.pipeline and self.pipeline.result_for(inc.evidence_frame)) or result
                 jpeg = evidence_jpeg(
-                    result.frame.image,
-                    result.detections,
+                    shown.frame.image,
+                    shown.detections,
                     incident_id=inc.id,
                     title=f"{inc.type} {inc.severity}",
                     focus=inc.track_ids or None,
@@ -223,6 +225,7 @@ def detect(
             FrameReader(src) as reader,
         ):
             pipe = Pipeline(detector, keywater=keywater, camera=cam, pose=provider)
+            output.pipeline = pipe
             for event in pipe.run(
                 reader,
                 max_frames=max_frames,

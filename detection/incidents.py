@@ -7,7 +7,9 @@ move of more than ``move_m``, at most every ``min_update_s``) or ``closed``
 (not seen for ``RuleSettings.incident_close_s``). A person incident escalates
 from ``person_in_water`` to ``distress`` and never goes back; severity only
 rises. A track that the tracker lost and found again under a new id, close to
-where an incident's person was, continues that incident.
+where an incident's person was, continues that incident. A finding about an
+earlier frame (``Finding.seen_t``: a group confirmed once the camera had passed
+it) takes its evidence from that frame.
 
 The station turns these plain objects into alerts; nothing here imports it.
 """
@@ -15,6 +17,7 @@ The station turns these plain objects into alerts; nothing here imports it.
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal
@@ -25,6 +28,7 @@ from geofences.model import RuleSettings
 Status = Literal["open", "update", "closed"]
 _TYPE_ORDER: dict[str, int] = {"gathering": 0, "person_in_water": 1, "distress": 2}
 _RELINK_M = 15.0  # a new track this close to a person incident whose track vanished is that person
+_FRAMES_KEPT = 256  # recent (time, frame index) pairs, for findings about an earlier frame
 
 
 @dataclass(frozen=True)
@@ -77,6 +81,7 @@ class IncidentTracker:
         self.move_m = move_m
         self._active: dict[str, _Active] = {}  # by finding key
         self._count = 0
+        self._frames: deque[tuple[float, int]] = deque(maxlen=_FRAMES_KEPT)
 
     @property
     def active(self) -> list[Incident]:
@@ -84,12 +89,14 @@ class IncidentTracker:
 
     def update(self, t: float, frame_index: int, findings: Sequence[Finding]) -> list[Incident]:
         events: list[Incident] = []
+        self._frames.append((t, frame_index))
         seen = {f.key for f in findings}
         for f in findings:
             act = self._active.get(f.key) or self._relink(f, seen)
+            evidence = self._evidence(t, frame_index, f)
             if act is None:
-                events.append(self._open(t, frame_index, f))
-            elif (ev := self._refresh(act, t, frame_index, f)) is not None:
+                events.append(self._open(t, evidence, f))
+            elif (ev := self._refresh(act, t, evidence, f)) is not None:
                 events.append(ev)
         for key, act in list(self._active.items()):
             if t - act.incident.last_seen >= self.close_s:
@@ -103,7 +110,16 @@ class IncidentTracker:
         self._active.clear()
         return events
 
-    def _open(self, t: float, frame_index: int, f: Finding) -> Incident:
+    def _evidence(self, t: float, frame_index: int, f: Finding) -> tuple[float, int]:
+        """(time, frame index) of the frame the finding is about."""
+        if f.seen_t is None:
+            return t, frame_index
+        for ft, fi in reversed(self._frames):
+            if ft <= f.seen_t:
+                return ft, fi
+        return t, frame_index  # older than what is kept: the frame that found it
+
+    def _open(self, t: float, evidence: tuple[float, int], f: Finding) -> Incident:
         self._count += 1
         inc = Incident(
             id=f"{self.id_prefix}-{self._count:04d}",
@@ -118,8 +134,8 @@ class IncidentTracker:
             last_seen=t,
             confidence=f.confidence,
             track_ids=f.track_ids,
-            evidence_frame=frame_index,
-            evidence_t=t,
+            evidence_frame=evidence[1],
+            evidence_t=evidence[0],
             reason=f.reason,
         )
         xy = (f.x_m, f.y_m) if f.x_m is not None and f.y_m is not None else None
@@ -144,7 +160,9 @@ class IncidentTracker:
             self._active[f.key] = best
         return best
 
-    def _refresh(self, act: _Active, t: float, frame_index: int, f: Finding) -> Incident | None:
+    def _refresh(
+        self, act: _Active, t: float, evidence: tuple[float, int], f: Finding
+    ) -> Incident | None:
         old = act.incident
         kind = f.kind if _TYPE_ORDER[f.kind] > _TYPE_ORDER[old.type] else old.type
         severity = (
@@ -182,8 +200,8 @@ class IncidentTracker:
                 new,
                 status="update",
                 reason=f.reason if escalated else old.reason,
-                evidence_frame=frame_index,
-                evidence_t=t,
+                evidence_frame=evidence[1],
+                evidence_t=evidence[0],
             )
             act.reported_at, act.reported_people = t, f.people
             act.reported_xy = (act.x_m, act.y_m) if act.x_m is not None else act.reported_xy

@@ -2,7 +2,8 @@
 
 ``Pipeline.process`` handles one frame: the detector (with tracking) finds
 people, each foot point is placed on the water with the pose at the frame's
-capture time, the rules find what holds, the incident tracker says what
+capture time, the rules find what holds (told what ground the frame covers, so
+that a drone passing a group can confirm it), the incident tracker says what
 opened, changed or closed. ``Pipeline.run`` drives it from a ``FrameReader``:
 the reader hands over the newest frame only, so the detector never works
 through a backlog of a live stream; source events and a periodic status are
@@ -19,8 +20,10 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
+import shapely
+from pyproj import Geod
 
-from detection.georef import PoseErrors, locate
+from detection.georef import PoseErrors, camera_to_ned, intrinsics, locate
 from detection.incidents import Incident, IncidentTracker
 from detection.pose import Pose, PoseProvider
 from detection.rules import Finding, Observation, RuleEngine, WaterArea
@@ -29,6 +32,61 @@ from detection.types import Detection, Frame
 from geofences.camera import DEFAULT_PRESET, PRESETS, Camera
 from geofences.model import KeyWater, RuleSettings
 from geofences.projection import LocalProjection
+
+# An oblique view reaches the horizon: its footprint stops this far from the point below the
+# camera. From 25-60 m up, georef's 100 m uncertainty limit stops placing people at about
+# 300-400 m (measured), so no group is seen beyond it.
+FOOTPRINT_MAX_RANGE_M = 300.0
+FOOTPRINT_EDGE_POINTS = 8  # points per image edge: a tilted camera's edges curve on the ground
+RESULTS_KEPT = 8  # recent frame results, for evidence of an incident found a few frames later
+
+_WGS84 = Geod(ellps="WGS84")
+
+
+def ground_footprint(
+    camera: Camera,
+    pose: Pose,
+    projection: LocalProjection,
+    image_size: tuple[int, int] | None = None,
+    max_range_m: float = FOOTPRINT_MAX_RANGE_M,
+) -> shapely.Geometry | None:
+    """The water-level ground an image covers, in ``projection``'s metres: its border projected
+    through the camera, cut at ``max_range_m`` from the point below the camera. None when no
+    part of the image looks below the horizon."""
+    w, h = image_size or (camera.image_width_px, camera.image_height_px)
+    fx, fy, cx, cy = intrinsics(camera, (w, h))
+    n = FOOTPRINT_EDGE_POINTS
+    steps = np.linspace(0.0, 1.0, n, endpoint=False)
+    u = np.concatenate([steps * w, np.full(n, w), (1 - steps) * w, np.zeros(n)])
+    v = np.concatenate([np.zeros(n), steps * h, np.full(n, h), (1 - steps) * h])
+    rays = camera_to_ned(pose) @ np.vstack([(u - cx) / fx, (v - cy) / fy, np.ones_like(u)])
+    north, east, down = rays
+    flat = np.hypot(north, east)
+    if not (down > 1e-9).any():
+        return None
+    # Past the horizon (or past twice the cut) a border point goes to twice the cut along its
+    # bearing; the disc then cuts the polygon at the range.
+    far = 2.0 * max_range_m
+    with np.errstate(divide="ignore", invalid="ignore"):
+        dist = np.where(down > 1e-9, pose.alt_m * flat / down, far)
+    dist = np.minimum(dist, far)
+    bearing = np.arctan2(east, north)
+    ring = np.column_stack([dist * np.sin(bearing), dist * np.cos(bearing)])
+    local = shapely.make_valid(shapely.Polygon(ring))
+    cut = local.intersection(shapely.Point(0.0, 0.0).buffer(max_range_m, quad_segs=16))
+    if cut.is_empty or cut.area <= 0.0:
+        return None
+
+    def to_lonlat(offsets: np.ndarray) -> np.ndarray:
+        # along the ellipsoid, as georef.locate places people (grid north is not true north)
+        e, nn = offsets[:, 0], offsets[:, 1]
+        ones = np.ones(len(e))
+        lon, lat, _ = _WGS84.fwd(
+            pose.lon * ones, pose.lat * ones, np.degrees(np.arctan2(e, nn)), np.hypot(e, nn)
+        )
+        return np.column_stack([lon, lat])
+
+    return projection.geom_to_m(shapely.transform(cut, to_lonlat))
 
 
 class PersonDetector(Protocol):
@@ -44,6 +102,7 @@ class FrameResult:
     findings: list[Finding]
     incidents: list[Incident]  # events of this frame: open / update / closed
     detect_s: float  # detector time for this frame
+    footprint: shapely.Geometry | None = None  # the ground it covers (local metres); None: no pose
 
 
 @dataclass(frozen=True)
@@ -115,30 +174,46 @@ class Pipeline:
         self.frames = 0
         self._meter = _Meter()
         self._last: FrameResult | None = None
+        self._recent: collections.deque[FrameResult] = collections.deque(maxlen=RESULTS_KEPT)
 
     def process(self, frame: Frame) -> FrameResult:
         t0 = time.monotonic()
         detections = self.detector.track(frame.image)
         detect_s = time.monotonic() - t0
         pose = self.pose(frame.t_capture) if self.pose is not None else None
-        observations = [self._observe(d, pose, frame) for d in detections]
-        findings = self.rules.update(frame.t_capture, observations)
+        h, w = frame.image.shape[:2]
+        footprint = None
+        if pose is None:
+            observations = [
+                Observation(d.track_id, d.confidence, d.box_xyxy, d.keypoints) for d in detections
+            ]
+        else:
+            if self.projection is None:  # no key water: a projection around the first fix
+                self.projection = LocalProjection.around(pose.lat, pose.lon)
+            observations = [self._observe(d, pose, self.projection, (w, h)) for d in detections]
+            footprint = ground_footprint(self.camera, pose, self.projection, (w, h))
+        findings = self.rules.update(frame.t_capture, observations, footprint)
         events = self.incidents.update(frame.t_capture, frame.index, findings)
         self.frames += 1
         self._meter.done.append(time.monotonic())
         self._meter.detect.append(detect_s)
-        result = FrameResult(frame, pose, detections, observations, findings, events, detect_s)
+        result = FrameResult(
+            frame, pose, detections, observations, findings, events, detect_s, footprint
+        )
         self._last = result
+        self._recent.append(result)
         return result
 
-    def _observe(self, det: Detection, pose: Pose | None, frame: Frame) -> Observation:
-        ground = None
-        if pose is not None:
-            if self.projection is None:  # no key water: a projection around the first fix
-                self.projection = LocalProjection.around(pose.lat, pose.lon)
-            u, v = det.foot_px
-            h, w = frame.image.shape[:2]
-            ground = locate(self.camera, pose, u, v, self.projection, (w, h), errors=self.errors)
+    def result_for(self, frame_index: int) -> FrameResult | None:
+        """The result of a recent frame (the last ``RESULTS_KEPT``): an incident's evidence
+        frame may be a few frames back (a group confirmed once the camera had passed it)."""
+        return next((r for r in self._recent if r.frame.index == frame_index), None)
+
+    def _observe(
+        self, det: Detection, pose: Pose, projection: LocalProjection, size: tuple[int, int]
+    ) -> Observation:
+        u, v = det.foot_px
+        ground = locate(self.camera, pose, u, v, projection, size, errors=self.errors)
         return Observation(det.track_id, det.confidence, det.box_xyxy, det.keypoints, ground)
 
     def finish(self) -> list[Incident]:

@@ -17,9 +17,23 @@ and in geofences/README.md):
   person in the water whose ground points stay within ``still_radius_m`` for
   ``still_seconds``.
 - ``gathering``: at least ``gathering_min_people`` people within
-  ``gathering_radius_m`` of each other (DBSCAN on ground points) for
-  ``gathering_hold_s``. Severity high when one of them is on the water, medium
-  when the group is within ``SHORE_BAND_M`` of the waterline, low elsewhere.
+  ``gathering_radius_m`` of each other (DBSCAN on ground points), held for
+  ``gathering_hold_s`` or for as long as the camera could watch them (below).
+  Severity high when one of them is on the water, medium when the group is
+  within ``SHORE_BAND_M`` of the waterline, low elsewhere.
+
+Why a gathering has two ways to be held: the hold assumes a camera that watches
+the group for ``gathering_hold_s`` (a hovering or slow drone, a mast camera). A
+drone passing at patrol speed has the whole group in view for a few seconds at
+most, so no pass could satisfy the operator's hold. With the frame's ground
+footprint (``update(..., footprint=)``) the engine knows when the camera's view
+of a group ended: its centre left the footprint. A group found in at least
+``gathering_min_frames`` frames of that view, and missed in no more than
+``GROUP_MISSED_FRAMES`` frames in a row that had all of it in view (a detector's
+miss, not a group that dispersed in front of the camera), was held for as long
+as the camera could watch it, and is confirmed then. One or two glimpses, or a
+group that broke up while in view, are not. Without a footprint (no pose) only
+the hold applies.
 """
 
 from __future__ import annotations
@@ -45,6 +59,9 @@ SEVERITY_ORDER: dict[str, int] = {"low": 0, "medium": 1, "high": 2, "critical": 
 SHORE_BAND_M = 15.0  # a group this close to the waterline (either side) is "at the shore"
 KEYPOINT_MIN_CONF = 0.5
 GROUP_GRACE_S = 2.0  # a group missing from a frame or two keeps its hold time
+# Frames in a row with a whole group in the footprint but not found that are still a
+# detector's misses; one more and the group dispersed in view (its pass no longer counts).
+GROUP_MISSED_FRAMES = 2
 
 # COCO keypoint indices
 _HEAD = (0, 1, 2, 3, 4)
@@ -81,6 +98,9 @@ class Finding:
     x_m: float | None = None  # local metres (the projection the pipeline shares)
     y_m: float | None = None
     uncertainty_m: float | None = None
+    # when what is found was last seen, when earlier than this frame (a group confirmed once
+    # the camera had passed it); None: in this frame
+    seen_t: float | None = None
 
 
 @dataclass(frozen=True)
@@ -193,6 +213,10 @@ class _Group:
     track_ids: frozenset[int]
     x_m: float
     y_m: float
+    members: tuple[Observation, ...]  # its last sighting
+    frames: int = 0  # sightings in the camera's current view of it
+    missed: int = 0  # frames in a row with all of it in the footprint but not found
+    confirmed: bool = False
 
 
 class RuleEngine:
@@ -205,9 +229,18 @@ class RuleEngine:
         self._groups: list[_Group] = []
         self._next_group = 1
 
-    def update(self, t: float, observations: Sequence[Observation]) -> list[Finding]:
+    def update(
+        self,
+        t: float,
+        observations: Sequence[Observation],
+        footprint: shapely.Geometry | None = None,
+    ) -> list[Finding]:
+        """What holds at frame time ``t``. ``footprint``: the ground the frame covers, in the
+        same local metres as the observations' ground points (None: unknown, no pose)."""
         findings = [f for o in observations if (f := self._person(t, o)) is not None]
         findings += self._gatherings(t, observations)
+        if footprint is not None:
+            findings += self._watched(t, footprint)
         self._expire(t)
         return findings
 
@@ -275,16 +308,20 @@ class RuleEngine:
         labels = dbscan(pts, s.gathering_radius_m, s.gathering_min_people)
         findings = []
         for label in sorted(set(labels.tolist()) - {-1}):
-            members = [o for o, lab in zip(placed, labels, strict=True) if lab == label]
+            members = tuple(o for o, lab in zip(placed, labels, strict=True) if lab == label)
             if len(members) < s.gathering_min_people:
                 continue
             cx, cy = pts[labels == label].mean(axis=0)
             group = self._match_group(t, members, float(cx), float(cy))
             if t - group.first_t >= s.gathering_hold_s:
-                findings.append(self._group_finding(group, members))
+                group.confirmed = True
+            if group.confirmed:
+                findings.append(self._group_finding(group))
         return findings
 
-    def _match_group(self, t: float, members: list[Observation], x: float, y: float) -> _Group:
+    def _match_group(
+        self, t: float, members: tuple[Observation, ...], x: float, y: float
+    ) -> _Group:
         ids = frozenset(o.track_id for o in members if o.track_id is not None)
         best, best_score = None, 0.0
         for g in self._groups:
@@ -296,13 +333,36 @@ class RuleEngine:
             if score > best_score:
                 best, best_score = g, score
         if best is None:
-            best = _Group(self._next_group, t, t, ids, x, y)
+            best = _Group(self._next_group, t, t, ids, x, y, members)
             self._next_group += 1
             self._groups.append(best)
-        best.last_t, best.track_ids, best.x_m, best.y_m = t, ids, x, y
+        best.last_t, best.track_ids, best.x_m, best.y_m, best.members = t, ids, x, y, members
+        best.frames += 1
+        best.missed = 0
         return best
 
-    def _group_finding(self, group: _Group, members: list[Observation]) -> Finding:
+    def _watched(self, t: float, footprint: shapely.Geometry) -> list[Finding]:
+        """Groups not found in this frame: confirmed when the camera's view of them ended
+        after it watched them throughout (see the module's docstring)."""
+        findings = []
+        for g in self._groups:
+            if g.last_t == t or g.confirmed:
+                continue
+            if not shapely.contains_xy(footprint, g.x_m, g.y_m):  # the view of it ended
+                if g.frames >= self.settings.gathering_min_frames:
+                    g.confirmed = True
+                    findings.append(self._group_finding(g, seen_t=g.last_t))
+                g.frames = 0  # a later view is a new pass
+                continue
+            xy = np.array([(o.ground.x_m, o.ground.y_m) for o in g.members])  # type: ignore[union-attr]
+            if shapely.contains_xy(footprint, xy[:, 0], xy[:, 1]).all():
+                g.missed += 1
+                if g.missed > GROUP_MISSED_FRAMES:  # dispersed in full view
+                    g.frames = 0
+        return findings
+
+    def _group_finding(self, group: _Group, seen_t: float | None = None) -> Finding:
+        members = group.members
         grounds = [o.ground for o in members if o.ground is not None]
         severity: Severity = "low"
         where = "away from the water"
@@ -327,9 +387,16 @@ class RuleEngine:
             x_m=group.x_m,
             y_m=group.y_m,
             uncertainty_m=float(np.mean([g.uncertainty_m for g in grounds])) + spread,
+            seen_t=seen_t,
         )
 
     def _expire(self, t: float) -> None:
         keep_s = self.settings.incident_close_s
         self._tracks = {k: v for k, v in self._tracks.items() if t - v.last_t <= keep_s}
-        self._groups = [g for g in self._groups if t - g.last_t <= GROUP_GRACE_S]
+        # A confirmed group stays as long as its incident, so that seeing it again (the
+        # next pass) continues that incident rather than opening another.
+        self._groups = [
+            g
+            for g in self._groups
+            if t - g.last_t <= (keep_s + GROUP_GRACE_S if g.confirmed else GROUP_GRACE_S)
+        ]

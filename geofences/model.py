@@ -75,6 +75,7 @@ class RuleSettings:
     gathering_min_people: int = 5
     gathering_radius_m: float = 10.0
     gathering_hold_s: float = 5.0
+    gathering_min_frames: int = 3  # or found in this many frames of a camera's pass over it
     incident_close_s: float = 30.0
 
 

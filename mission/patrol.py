@@ -324,7 +324,6 @@ class Patrol:
         self._track: list[tuple[float, float, float, float]] = []
         self._detections: list[tuple[float, float, float]] = []
         self._source_events: list[str] = []
-        self._last_result: FrameResult | None = None
         self._failure: PatrolError | None = None
         self._outbox: Any = None
         self._reader: Any = None
@@ -533,7 +532,6 @@ class Patrol:
             self._on_line(str(self._failure))
 
     def _seen(self, result: FrameResult) -> None:
-        self._last_result = result
         if len(self._detections) < MAX_DETECTIONS_KEPT:
             t = result.frame.t_capture
             self._detections.extend(
@@ -542,12 +540,10 @@ class Patrol:
 
     def _alert(self, incident: Incident) -> None:
         evidence = None
-        result = self._last_result
-        if (
-            incident.status != "closed"
-            and result is not None
-            and result.frame.index == incident.evidence_frame
-        ):
+        # the evidence frame may be a few frames back: a group confirmed once the camera
+        # had passed it
+        result = self._pipeline.result_for(incident.evidence_frame) if self._pipeline else None
+        if incident.status != "closed" and result is not None:
             evidence = self._evidence(incident, result)
         previous = self._chains.get(incident.id)
         alert = incident_alert(incident, self.ctx, previous, evidence)

@@ -4,12 +4,14 @@ the station receiver. A small water (the sample pond) with two swimmers (one wav
 group on the shore and walkers on land keeps a run to a minute or two.
 
 The checks are the issue's: every person placed in the water is alerted within 10 m before
-the flight ends; the gathering is alerted once; nobody on land raises person_in_water; the
+the flight ends; the gathering is alerted once, under the file's own rules (its 5 s hold is
+longer than a pass has the group in view); nobody on land raises person_in_water; the
 flown track never leaves the fence; every alert reached the station exactly once.
 """
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections import Counter
 from pathlib import Path
@@ -17,7 +19,7 @@ from pathlib import Path
 import pytest
 
 import geofences
-from sitl.demo import POSITION_OK_M, DemoSettings, run_demo
+from sitl.demo import POSITION_OK_M, DemoSettings, group_in_view_s, run_demo
 
 POND = next(p for p in geofences.sample_paths() if p.name == "gqc-pond.geojson")
 
@@ -69,9 +71,32 @@ def _patrol_checks(tmp_path: Path, vehicle: str, record_property) -> None:
     report = Path(result.report["markdown"]).read_text()
     assert "**PASS**" in report, report
     assert Path(result.report["map"]).stat().st_size > 10_000
+    # the rules are the file's: the gathering was confirmed on a pass shorter than its hold
+    assert result.gathering_hold_s == geofences.load(POND).rules.gathering_hold_s
+    record_property("group_in_view_s", result.group_in_view_s)
+    record_property("gathering_time_to_alert_s", sc.gathering_time_to_alert_s)
     record_property("false_alerts", len(sc.false_alerts))
     record_property("speedup", result.speedup)
     record_property("wall_s", round(result.wall_s, 1))
+
+
+def test_group_in_view_counts_frames_with_every_member_in_view(tmp_path: Path) -> None:
+    def frame(t: float, fractions: dict[str, float]) -> str:
+        people = [{"id": k, "visible_fraction": v} for k, v in fractions.items()]
+        return json.dumps({"t": t, "index": 0, "pose": None, "people": people})
+
+    whole = {"g1": 1.0, "g2": 0.9, "g3": 0.6}
+    lines = [frame(0.0, {"g1": 1.0})]
+    lines += [frame(0.1 * k, whole) for k in range(1, 6)]  # 0.1 .. 0.5: 5 frames
+    lines += [frame(0.6, {**whole, "g3": 0.3}), frame(0.7, {})]  # g3 leaving: the view ended
+    lines += [frame(10.0 + 0.1 * k, whole) for k in range(3)]  # a second pass, 3 frames
+    log = tmp_path / "truth.jsonl"
+    log.write_text("\n".join(lines) + "\n")
+    speedups = [(0.0, 2.0), (5.0, 4.0)]  # the governor sped up between the passes
+    assert group_in_view_s(log, {"g1", "g2", "g3"}, speedups, fps=10.0) == pytest.approx(
+        (0.5 * 2.0, 0.3 * 4.0)
+    )
+    assert group_in_view_s(log, {"g1", "g4"}, speedups, fps=10.0) == ()
 
 
 @pytest.mark.slow

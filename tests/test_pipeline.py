@@ -11,6 +11,7 @@ import json
 import math
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -21,9 +22,9 @@ from shapely.geometry import Point
 
 import geofences
 from detection.errors import DetectionError
-from detection.georef import intrinsics
+from detection.georef import intrinsics, locate
 from detection.incidents import Incident
-from detection.pipeline import Pipeline, Status
+from detection.pipeline import FOOTPRINT_MAX_RANGE_M, Pipeline, Status, ground_footprint
 from detection.pose import (
     MavlinkPoseFeed,
     Pose,
@@ -221,6 +222,71 @@ def test_live_stream_detector_on_newest_frame_and_alert_latency() -> None:
     assert latency < 1.5  # 3 frames x ~0.15 s + stream delay; target 1 s (see the benchmark)
     assert status.dropped > 0
     assert any(isinstance(e, Status) for e in events)
+
+
+def test_footprint_of_a_nadir_camera_is_its_footprint_rectangle() -> None:
+    proj = LocalProjection.around(WATER_LAT, WATER_LON)
+    pose = nadir_pose(WATER_LAT, WATER_LON, alt=30.0)
+    fp = ground_footprint(CAM, pose, proj, FRAME)
+    across, along = CAM.footprint_m(30.0)
+    assert fp.area == pytest.approx(across * along, rel=1e-3)
+    x, y = proj.to_xy(WATER_LON, WATER_LAT)
+    assert (fp.centroid.x, fp.centroid.y) == pytest.approx((x, y), abs=0.05)
+    x1, y1, x2, y2 = fp.bounds  # heading north: the long side east-west (within grid rotation)
+    assert x2 - x1 == pytest.approx(across, abs=0.5) and y2 - y1 == pytest.approx(along, abs=0.5)
+    # tilted and turned: the image corners, placed as people are, lie on its border
+    tilted = Pose(0.0, WATER_LAT, WATER_LON, 30.0, yaw_deg=30.0, gimbal_pitch_deg=-50.0)
+    fp = ground_footprint(CAM, tilted, proj, FRAME)
+    w, h = FRAME
+    for u, v in [(0, 0), (w, 0), (w, h), (0, h), (w / 2, h)]:
+        g = locate(CAM, tilted, u, v, proj, FRAME)
+        assert g is not None and fp.exterior.distance(Point(g.x_m, g.y_m)) < 0.05
+    # tilted up to the horizon: cut at the range limit, not infinite
+    level = ground_footprint(CAM, Pose(0.0, WATER_LAT, WATER_LON, 30.0, gimbal_pitch_deg=0.0), proj)
+    far = max(math.dist((x, y), c) for c in level.exterior.coords)
+    assert far == pytest.approx(FOOTPRINT_MAX_RANGE_M, rel=0.01)
+    above = Pose(0.0, WATER_LAT, WATER_LON, 30.0, gimbal_pitch_deg=40.0)  # all sky
+    assert ground_footprint(CAM, above, proj) is None
+
+
+def group_frame(feet: list[tuple[int, int]], seed: int = 0) -> np.ndarray:
+    img = water_frame(None, seed=seed)
+    for x, y in feet:
+        cv2.rectangle(img, (x - 7, y - 40), (x + 7, y), (30, 30, 230), -1)
+    return img
+
+
+def test_the_frames_footprint_reaches_the_rules_and_ends_a_passing_groups_view(
+    tmp_path: Path,
+) -> None:
+    """Five people on land in four frames, then the drone is 300 m on: the group was watched
+    for as long as the camera could, and is confirmed though the hold (60 s) never ran out."""
+    feet = [(400 + 40 * i, 300 + (15 if i % 2 else 0)) for i in range(5)]  # ~1.7 m apart
+    frames = [group_frame(feet, seed=i) for i in range(4)] + [water_frame(None, seed=9)] * 3
+    t0 = 5000.0
+    far_lat = LAND_LAT - 0.003
+
+    def pose(t: float) -> Pose:
+        return replace(nadir_pose(LAND_LAT if t < t0 + 0.7 else far_lat, LAND_LON), t=t)
+
+    rules = replace(LAKE.rules, gathering_hold_s=60.0)
+    pipe = Pipeline(BlobDetector(), keywater=LAKE, pose=pose, rules=rules)
+    src = ImageFolderSource(write_folder(tmp_path / "f", frames), start_time=t0, fps=5.0)
+    results: list = []
+    events = run_all(pipe, src, results)
+    assert all(r.footprint is not None for r in results)
+    for r in results[:4]:  # everybody placed lies inside the frame's footprint
+        assert len(r.observations) == 5
+        assert all(r.footprint.contains(Point(o.ground.x_m, o.ground.y_m)) for o in r.observations)
+    opened = [e for e in events if isinstance(e, Incident) and e.status == "open"]
+    assert [(e.type, e.people) for e in opened] == [("gathering", 5)]
+    assert results[4].incidents == [opened[0]]  # when the footprint left the group
+    assert opened[0].evidence_frame == 3  # its last sighting
+    assert pipe.result_for(3).detections == results[3].detections
+    # no pose, no footprint: the same frames only have the hold, which is not met
+    blind = Pipeline(BlobDetector(), keywater=LAKE, pose=None, rules=rules)
+    src = ImageFolderSource(write_folder(tmp_path / "g", frames), start_time=t0, fps=5.0)
+    assert [e for e in run_all(blind, src) if isinstance(e, Incident)] == []
 
 
 @pytest.mark.slow

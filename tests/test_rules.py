@@ -16,6 +16,7 @@ from shapely.geometry import MultiPolygon, Point, Polygon, box
 from detection.georef import GroundPoint
 from detection.incidents import Incident, IncidentTracker
 from detection.rules import (
+    GROUP_MISSED_FRAMES,
     SHORE_BAND_M,
     Observation,
     RuleEngine,
@@ -94,8 +95,8 @@ class Run:
         self.frame = 0
         self.events: list[Incident] = []
 
-    def step(self, observations: list[Observation]) -> list[Incident]:
-        findings = self.engine.update(self.t, observations)
+    def step(self, observations: list[Observation], footprint=None) -> list[Incident]:
+        findings = self.engine.update(self.t, observations, footprint)
         out = self.tracker.update(self.t, self.frame, findings)
         self.events += out
         self.t += DT
@@ -424,3 +425,142 @@ def test_incident_ids_are_unique_and_sequential() -> None:
             break
         run.step([obs(1, 150, 50), obs(2, 150, 160), obs(3, 60, 160)])
     assert [e.id for e in run.events] == ["inc-0001", "inc-0002", "inc-0003"]
+
+
+# -- gathering seen from a moving drone ------------------------------------------------------
+#
+# The camera's footprint, 24 m along the track by 60 m across, flies east over a group of
+# five standing 3 m around (250, 100). Each frame "finds" the people inside the footprint.
+
+
+def footprint_at(x: float, along: float = 24.0, across: float = 60.0):
+    return box(X0 + x - along / 2, Y0 + 100 - across / 2, X0 + x + along / 2, Y0 + 100 + across / 2)
+
+
+def fly_over(run: Run, xs, people=lambda k: crowd(250, 100, 5), footprints: bool = True) -> list:
+    """One frame per footprint position in ``xs``; returns each frame's incident events."""
+    out = []
+    for k, x in enumerate(xs):
+        fp = footprint_at(x)
+        found = [o for o in people(k) if fp.contains(Point(o.ground.x_m, o.ground.y_m))]
+        out.append(run.step(found, fp if footprints else None))
+    return out
+
+
+PASS_XS = [220 + 3.2 * k for k in range(30)]  # 16 m/s at 5 frames/s: 1.6 s with the centre in view
+
+
+def in_view(xs, x: float = 250.0, y: float = 100.0) -> list[int]:
+    fp = [footprint_at(p) for p in xs]
+    return [k for k, f in enumerate(fp) if f.contains(Point(X0 + x, Y0 + y))]
+
+
+def test_a_pass_shorter_than_the_hold_confirms_the_group_once_when_it_leaves_the_view() -> None:
+    view = in_view(PASS_XS)
+    assert (len(view) + 1) * DT < RULES.gathering_hold_s / 2  # ~1.5 s of a 5 s hold
+    run = Run()
+    per_frame = fly_over(run, PASS_XS)
+    opened = [(k, e) for k, evs in enumerate(per_frame) for e in evs if e.status == "open"]
+    assert len(opened) == 1
+    k, inc = opened[0]
+    assert k == view[-1] + 1  # the first frame whose footprint no longer holds its centre
+    assert (inc.type, inc.severity, inc.people) == ("gathering", "low", 5)
+    # the evidence is the last frame that found all five, not the frame that confirmed it
+    last_found = max(j for j, x in enumerate(PASS_XS) if x - 12 <= 247.5 and x + 12 >= 253.0)
+    assert inc.evidence_frame == last_found < k
+    assert inc.evidence_t == pytest.approx(1_700_000_000.0 + last_found * DT)
+    assert all(e.type == "gathering" for e in run.events)
+    # without the footprint the rules cannot tell the view ended: only the hold counts
+    blind = Run()
+    fly_over(blind, PASS_XS, footprints=False)
+    assert blind.events == []
+
+
+def test_a_group_found_in_only_two_frames_is_not_confirmed() -> None:
+    xs = [220.0, 236.0, 244.0, 252.0, 268.0, 284.0, 300.0]  # all five found at 244 and 252
+    run = Run()
+    fly_over(run, xs)
+    for _ in range(20):
+        run.step([], footprint_at(400))
+    assert run.events == []
+    # the same two frames and one more are enough
+    slower = Run()
+    fly_over(slower, [220.0, 236.0, 244.0, 248.0, 252.0, 268.0])
+    assert [(e.status, e.type) for e in slower.events] == [("open", "gathering")]
+
+
+def test_a_group_that_dispersed_during_the_pass_is_not_confirmed() -> None:
+    xs = [220 + 2.0 * k for k in range(40)]  # 10 m/s: 12 frames with its centre in view
+
+    def people(k: int) -> list[Observation]:
+        tight = crowd(250, 100, 5)
+        if k < 15:  # together for the first half of the view
+            return tight
+        return [obs(100 + i, 250, 76 + 12 * i) for i in range(5)]  # 12 m apart, in view
+
+    found = [k for k in range(40) if k < 15 and 241 <= xs[k] <= 259.5]
+    assert len(found) >= RULES.gathering_min_frames  # enough frames, had it stayed together
+    run = Run()
+    fly_over(run, xs, people)
+    assert run.events == []
+
+
+def test_a_hovering_camera_still_needs_the_full_hold() -> None:
+    run = Run()
+    fp = footprint_at(250)
+    out: list[Incident] = []
+    while not out and run.frame < 1000:
+        out = run.step(crowd(250, 100, 5), fp)
+    assert (run.frame - 1) * DT == pytest.approx(RULES.gathering_hold_s, abs=1e-6)
+    assert [(e.status, e.type) for e in out] == [("open", "gathering")]
+    # a group that broke up under a hovering camera is no gathering, whenever it leaves
+    broke = Run()
+    for _ in range(10):
+        broke.step(crowd(250, 100, 5), fp)
+    for _ in range(5):
+        broke.step([obs(100 + i, 250, 76 + 12 * i) for i in range(5)], fp)
+    broke.step([], footprint_at(400))
+    assert broke.events == []
+
+
+@pytest.mark.parametrize("missed", list(range(1, GROUP_MISSED_FRAMES + 1)))
+def test_a_group_missed_in_a_frame_or_two_of_the_pass_is_still_confirmed(missed: int) -> None:
+    xs = [220 + 2.0 * k for k in range(40)]
+
+    def people(k: int) -> list[Observation]:
+        group = crowd(250, 100, 5)
+        return group[:3] if 12 <= k < 12 + missed else group  # the detector finds only three
+
+    assert all(241 <= xs[k] <= 259.5 for k in range(12, 12 + missed))  # all of it in view
+    run = Run()
+    fly_over(run, xs, people)
+    assert [(e.status, e.type, e.people) for e in run.events] == [("open", "gathering", 5)]
+
+
+def test_frames_with_the_group_half_out_of_the_view_are_not_misses() -> None:
+    """A group 10 m wide leaves a 24 m footprint over several frames; frames that hold its
+    centre but not all of it find fewer than five, which is no sign that it dispersed."""
+    xs = [220 + 1.6 * k for k in range(50)]  # 8 m/s: 3 s with its centre in view
+    group = crowd(250, 100, 5, spread=5.0)
+    half_out = [
+        x
+        for x in xs
+        if footprint_at(x).contains(Point(X0 + 250, Y0 + 100))
+        and not all(footprint_at(x).contains(Point(o.ground.x_m, o.ground.y_m)) for o in group)
+        and x > 250
+    ]
+    assert len(half_out) > GROUP_MISSED_FRAMES
+    run = Run()
+    fly_over(run, xs, people=lambda k: group)
+    assert [(e.status, e.type) for e in run.events] == [("open", "gathering")]
+
+
+def test_the_next_pass_over_a_confirmed_group_continues_its_incident() -> None:
+    run = Run()
+    fly_over(run, PASS_XS)
+    for _ in range(25):  # 5 s away, then back the other way
+        run.step([], footprint_at(400))
+    fly_over(run, PASS_XS[::-1], people=lambda k: crowd(250.5, 100, 5, first_id=300))
+    opened = [e for e in run.events if e.status == "open"]
+    assert len(opened) == 1
+    assert {e.id for e in run.events} == {opened[0].id}
