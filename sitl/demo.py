@@ -54,7 +54,9 @@ EXIT_CHECKS_FAILED = 3
 DEMO_RELIABLE_PX = 100.0
 LOAD_SHARE = 0.8  # the stream, the vehicle and the link take a share of the cores
 SPEEDUP_RANGE = (1.0, 8.0)
-FRAMES_MARGIN = 2  # frames beyond in_water_frames a swimmer must stay in view
+# frames beyond in_water_frames a swimmer must stay in view: the track's confirmation and a
+# miss or two (with 2, swimmers passed in 4-5 processed frames and went unalerted)
+FRAMES_MARGIN = 4
 # Processed frames with the whole group in view, on one pass: the gathering rule confirms a
 # passed group found in gathering_min_frames (3 by default) of them.
 GROUP_FRAMES = 4
