@@ -328,7 +328,7 @@ def render_map(
     ax.set_title(
         f"{result.key_water_id}: patrol {result.mission_id} ({result.outcome})\n"
         f"{result.pattern} at {result.altitude_m:g} m, {len(result.track)} track points, "
-        f"{len(result.detections)} people placed, {n_alerted} incidents alerted",
+        f"{len(result.detections)} detections placed on the ground, {n_alerted} incidents alerted",
         fontsize=11,
     )
     buf = io.BytesIO()
