@@ -1,10 +1,13 @@
 """The person detector: tiled YOLO inference, merged across tiles, optionally tracked.
 
-``Detector.detect`` cuts the frame into the tiles of ``detection.tiling``,
-runs each tile through the model (one call per tile, spread over single-thread
-workers, each with its own model instance), maps the boxes and keypoints back
-to frame pixels and merges them across tiles. ``Detector.track`` adds stable
-track ids (``detection.tracking``).
+``Detector.detect`` cuts the frame into the tiles of ``detection.tiling``
+(by default a few large tiles: the model takes any input size), runs each
+tile through the model (OpenVINO: one request on every core; other runtimes:
+single-thread workers, each with its own model instance), maps the boxes and
+keypoints back to frame pixels and merges them across tiles. Then look-alikes
+are weeded out: every box must show a head and a shoulder (``_shows_a_body``),
+and an unsure one must stand a second, closer look (``_confirmed``).
+``Detector.track`` adds stable track ids (``detection.tracking``).
 """
 
 from __future__ import annotations
