@@ -20,6 +20,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+import shapely
 from pyproj import Geod
 
 from detection.pose import Pose
@@ -33,6 +34,12 @@ _GIMBAL_FROM_CAMERA = np.array([[0.0, 0.0, 1.0], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0
 _RADIUS_95 = math.sqrt(-2.0 * math.log(0.05))
 
 _WGS84 = Geod(ellps="WGS84")
+
+# An oblique view reaches the horizon: its footprint stops this far from the point below the
+# camera. From 25-60 m up, the 100 m uncertainty limit of ``locate`` stops placing people at
+# about 300-400 m (measured), so no group is seen beyond it.
+FOOTPRINT_MAX_RANGE_M = 300.0
+FOOTPRINT_EDGE_POINTS = 8  # points per image edge: a tilted camera's edges curve on the ground
 
 
 @dataclass(frozen=True)
@@ -100,11 +107,16 @@ def intrinsics(camera: Camera, image_size: tuple[int, int] | None) -> tuple[floa
     return fx, fy, w / 2.0, h / 2.0
 
 
+def _rays(rot: np.ndarray, k: tuple[float, ...], u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """World NED viewing rays (3 x n: north, east, down) of pixels ``u``, ``v``."""
+    fx, fy, cx, cy = k
+    return rot @ np.vstack([(u - cx) / fx, (v - cy) / fy, np.ones_like(u)])
+
+
 def _ground_offset(
     rot: np.ndarray, k: tuple[float, ...], u: float, v: float, alt_m: float
 ) -> tuple[float, float] | None:
-    fx, fy, cx, cy = k
-    ray = rot @ np.array([(u - cx) / fx, (v - cy) / fy, 1.0])
+    ray = _rays(rot, k, np.array([u], float), np.array([v], float))[:, 0]
     if ray[2] <= 1e-9:  # at or above the horizon: never meets the water
         return None
     s = alt_m / ray[2]
@@ -177,10 +189,67 @@ def locate(
     unc = uncertainty_m(camera, pose, u, v, image_size, errors)
     if unc > max_uncertainty_m:
         return None
-    # Along the ellipsoid, not on the UTM grid: grid north is off true north by the
-    # meridian convergence (about 0.6 degrees at Gongqingcheng), a metre per 100 m of range.
     east, north = offset
-    range_m = math.hypot(east, north)
-    lon, lat, _ = _WGS84.fwd(pose.lon, pose.lat, math.degrees(math.atan2(east, north)), range_m)
-    x, y = projection.to_xy(lon, lat)
-    return GroundPoint(lat=lat, lon=lon, x_m=x, y_m=y, range_m=range_m, uncertainty_m=unc)
+    lon, lat = offset_to_lonlat(pose, np.array([east]), np.array([north]))
+    x, y = projection.to_xy(float(lon[0]), float(lat[0]))
+    return GroundPoint(
+        lat=float(lat[0]),
+        lon=float(lon[0]),
+        x_m=x,
+        y_m=y,
+        range_m=math.hypot(east, north),
+        uncertainty_m=unc,
+    )
+
+
+def offset_to_lonlat(
+    pose: Pose, east: np.ndarray, north: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(lon, lat) of points ``east``, ``north`` metres from the point below the camera.
+
+    Along the ellipsoid, not on the UTM grid: grid north is off true north by the
+    meridian convergence (about 0.6 degrees at Gongqingcheng), a metre per 100 m of range.
+    """
+    ones = np.ones(len(east))
+    lon, lat, _ = _WGS84.fwd(
+        pose.lon * ones, pose.lat * ones, np.degrees(np.arctan2(east, north)), np.hypot(east, north)
+    )
+    return np.asarray(lon), np.asarray(lat)
+
+
+def ground_footprint(
+    camera: Camera,
+    pose: Pose,
+    projection: LocalProjection,
+    image_size: tuple[int, int] | None = None,
+    max_range_m: float = FOOTPRINT_MAX_RANGE_M,
+) -> shapely.Geometry | None:
+    """The water-level ground an image covers, in ``projection``'s metres: its border projected
+    through the camera, cut at ``max_range_m`` from the point below the camera. None when no
+    part of the image looks below the horizon."""
+    w, h = image_size or (camera.image_width_px, camera.image_height_px)
+    n = FOOTPRINT_EDGE_POINTS
+    steps = np.linspace(0.0, 1.0, n, endpoint=False)
+    u = np.concatenate([steps * w, np.full(n, w), (1 - steps) * w, np.zeros(n)])
+    v = np.concatenate([np.zeros(n), steps * h, np.full(n, h), (1 - steps) * h])
+    north, east, down = _rays(camera_to_ned(pose), intrinsics(camera, (w, h)), u, v)
+    flat = np.hypot(north, east)
+    if not (down > 1e-9).any():
+        return None
+    # Past the horizon (or past twice the cut) a border point goes to twice the cut along its
+    # bearing; the disc then cuts the polygon at the range.
+    far = 2.0 * max_range_m
+    with np.errstate(divide="ignore", invalid="ignore"):
+        dist = np.where(down > 1e-9, pose.alt_m * flat / down, far)
+    dist = np.minimum(dist, far)
+    bearing = np.arctan2(east, north)
+    ring = np.column_stack([dist * np.sin(bearing), dist * np.cos(bearing)])
+    local = shapely.make_valid(shapely.Polygon(ring))
+    cut = local.intersection(shapely.Point(0.0, 0.0).buffer(max_range_m, quad_segs=16))
+    if cut.is_empty or cut.area <= 0.0:
+        return None
+
+    def to_lonlat(offsets: np.ndarray) -> np.ndarray:
+        return np.column_stack(offset_to_lonlat(pose, offsets[:, 0], offsets[:, 1]))
+
+    return projection.geom_to_m(shapely.transform(cut, to_lonlat))

@@ -21,9 +21,8 @@ from typing import Protocol
 
 import numpy as np
 import shapely
-from pyproj import Geod
 
-from detection.georef import PoseErrors, camera_to_ned, intrinsics, locate
+from detection.georef import PoseErrors, ground_footprint, locate
 from detection.incidents import Incident, IncidentTracker
 from detection.pose import Pose, PoseProvider
 from detection.rules import Finding, Observation, RuleEngine, WaterArea
@@ -33,60 +32,7 @@ from geofences.camera import DEFAULT_PRESET, PRESETS, Camera
 from geofences.model import KeyWater, RuleSettings
 from geofences.projection import LocalProjection
 
-# An oblique view reaches the horizon: its footprint stops this far from the point below the
-# camera. From 25-60 m up, georef's 100 m uncertainty limit stops placing people at about
-# 300-400 m (measured), so no group is seen beyond it.
-FOOTPRINT_MAX_RANGE_M = 300.0
-FOOTPRINT_EDGE_POINTS = 8  # points per image edge: a tilted camera's edges curve on the ground
 RESULTS_KEPT = 8  # recent frame results, for evidence of an incident found a few frames later
-
-_WGS84 = Geod(ellps="WGS84")
-
-
-def ground_footprint(
-    camera: Camera,
-    pose: Pose,
-    projection: LocalProjection,
-    image_size: tuple[int, int] | None = None,
-    max_range_m: float = FOOTPRINT_MAX_RANGE_M,
-) -> shapely.Geometry | None:
-    """The water-level ground an image covers, in ``projection``'s metres: its border projected
-    through the camera, cut at ``max_range_m`` from the point below the camera. None when no
-    part of the image looks below the horizon."""
-    w, h = image_size or (camera.image_width_px, camera.image_height_px)
-    fx, fy, cx, cy = intrinsics(camera, (w, h))
-    n = FOOTPRINT_EDGE_POINTS
-    steps = np.linspace(0.0, 1.0, n, endpoint=False)
-    u = np.concatenate([steps * w, np.full(n, w), (1 - steps) * w, np.zeros(n)])
-    v = np.concatenate([np.zeros(n), steps * h, np.full(n, h), (1 - steps) * h])
-    rays = camera_to_ned(pose) @ np.vstack([(u - cx) / fx, (v - cy) / fy, np.ones_like(u)])
-    north, east, down = rays
-    flat = np.hypot(north, east)
-    if not (down > 1e-9).any():
-        return None
-    # Past the horizon (or past twice the cut) a border point goes to twice the cut along its
-    # bearing; the disc then cuts the polygon at the range.
-    far = 2.0 * max_range_m
-    with np.errstate(divide="ignore", invalid="ignore"):
-        dist = np.where(down > 1e-9, pose.alt_m * flat / down, far)
-    dist = np.minimum(dist, far)
-    bearing = np.arctan2(east, north)
-    ring = np.column_stack([dist * np.sin(bearing), dist * np.cos(bearing)])
-    local = shapely.make_valid(shapely.Polygon(ring))
-    cut = local.intersection(shapely.Point(0.0, 0.0).buffer(max_range_m, quad_segs=16))
-    if cut.is_empty or cut.area <= 0.0:
-        return None
-
-    def to_lonlat(offsets: np.ndarray) -> np.ndarray:
-        # along the ellipsoid, as georef.locate places people (grid north is not true north)
-        e, nn = offsets[:, 0], offsets[:, 1]
-        ones = np.ones(len(e))
-        lon, lat, _ = _WGS84.fwd(
-            pose.lon * ones, pose.lat * ones, np.degrees(np.arctan2(e, nn)), np.hypot(e, nn)
-        )
-        return np.column_stack([lon, lat])
-
-    return projection.geom_to_m(shapely.transform(cut, to_lonlat))
 
 
 class PersonDetector(Protocol):

@@ -22,9 +22,9 @@ from shapely.geometry import Point
 
 import geofences
 from detection.errors import DetectionError
-from detection.georef import intrinsics, locate
+from detection.georef import FOOTPRINT_MAX_RANGE_M, ground_footprint, intrinsics, locate
 from detection.incidents import Incident
-from detection.pipeline import FOOTPRINT_MAX_RANGE_M, Pipeline, Status, ground_footprint
+from detection.pipeline import Pipeline, Status
 from detection.pose import (
     MavlinkPoseFeed,
     Pose,
