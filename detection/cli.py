@@ -100,20 +100,13 @@ class _Output:
     def __call__(self, result: Any) -> None:
         import cv2
 
-        from detection.evidence import evidence_jpeg, render_evidence
+        from detection.evidence import incident_evidence, render_evidence
 
         for inc in result.incidents:
             if self.save is not None and inc.status in ("open", "update"):
                 shown = (self.pipeline and self.pipeline.result_for(inc.evidence_frame)) or result
-                jpeg = evidence_jpeg(
-                    shown.frame.image,
-                    shown.detections,
-                    incident_id=inc.id,
-                    title=f"{inc.type} {inc.severity}",
-                    focus=inc.track_ids or None,
-                    crop=True,  # a close-up: people seen from altitude are specks in the frame
-                )
-                path = self.save / f"{inc.id}-{inc.evidence_frame:06d}.jpg"
+                name, jpeg = incident_evidence(inc, shown.frame.image, shown.detections)
+                path = self.save / name
                 try:
                     path.write_bytes(jpeg)
                 except OSError as exc:

@@ -10,6 +10,7 @@ downloaded). A person 45 px tall is a speck in a whole 1080p frame, so
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -17,6 +18,9 @@ import numpy as np
 from detection.errors import DetectionError
 from detection.model import configure_offline
 from detection.types import Detection
+
+if TYPE_CHECKING:
+    from detection.incidents import Incident
 
 FOCUS_BGR = (0, 0, 255)
 OTHER_BGR = (200, 160, 40)
@@ -135,6 +139,23 @@ def evidence_jpeg(
     if not ok:
         raise DetectionError("JPEG encoding of the evidence image failed")
     return buf.tobytes()
+
+
+def incident_evidence(
+    incident: Incident, image_bgr: np.ndarray, detections: Sequence[Detection]
+) -> tuple[str, bytes]:
+    """An incident's evidence: its file name (incident id and frame) and a JPEG close-up of
+    the frame it is about (people seen from altitude are specks in the whole frame), its
+    people in focus."""
+    jpeg = evidence_jpeg(
+        image_bgr,
+        detections,
+        incident_id=incident.id,
+        title=f"{incident.type} {incident.severity}",
+        focus=incident.track_ids or None,
+        crop=True,
+    )
+    return f"{incident.id}-{incident.evidence_frame:06d}.jpg", jpeg
 
 
 def _label(d: Detection) -> str:

@@ -579,21 +579,12 @@ class Patrol:
         )
 
     def _evidence(self, incident: Incident, result: FrameResult) -> Evidence | None:
-        from detection.evidence import evidence_jpeg
+        from detection.evidence import incident_evidence
         from station.model import Evidence
 
-        path = (
-            Path(self.opt.out_dir) / "evidence" / f"{incident.id}-{incident.evidence_frame:06d}.jpg"
-        )
         try:
-            jpeg = evidence_jpeg(
-                result.frame.image,
-                result.detections,
-                incident_id=incident.id,
-                title=f"{incident.type} {incident.severity}",
-                focus=incident.track_ids or None,
-                crop=True,
-            )
+            name, jpeg = incident_evidence(incident, result.frame.image, result.detections)
+            path = Path(self.opt.out_dir) / "evidence" / name
             path.write_bytes(jpeg)
         except (OSError, MissionError, ValueError) as exc:
             self._on_line(f"no evidence image for {incident.id}: {exc}")
