@@ -196,10 +196,8 @@ class Detector:
         found = self._merge(results)
         if not self.second_look:
             return found
-        unsure = [d for d in found if d.confidence < SURE_CONF]
-        confirmed = self._map(lambda d: self._confirmed(image, d), unsure)
-        dropped = {id(d) for d, ok in zip(unsure, confirmed, strict=True) if not ok}
-        return [d for d in found if id(d) not in dropped]
+        stands = self._map(lambda d: d.confidence >= SURE_CONF or self._confirmed(image, d), found)
+        return [d for d, ok in zip(found, stands, strict=True) if ok]
 
     def track(self, image_bgr: np.ndarray) -> list[Detection]:
         """As ``detect``, with ``track_id`` stable across calls; None until a track is confirmed."""
@@ -398,7 +396,7 @@ class Detector:
             top_k=MAX_DET,
         )
         kept = np.asarray(kept, dtype=int).reshape(-1)
-        rows = np.concatenate(
+        return np.concatenate(
             [
                 boxes[kept],
                 score[idx][kept, None],
@@ -407,7 +405,6 @@ class Detector:
             ],
             axis=1,
         )
-        return rows
 
     def _merge(self, results: Sequence[_TileResult]) -> list[Detection]:
         boxes = np.concatenate([r.boxes for r in results]).reshape(-1, 4)
