@@ -776,6 +776,10 @@ def _fly_with_camera(
 # -- text -----------------------------------------------------------------------------------
 
 
+def _seconds_or_never(values: Sequence[float]) -> str:
+    return ", ".join(f"{v:.1f} s" for v in values) or "never"
+
+
 def flown_markdown(
     original: Any,
     kw: Any,
@@ -792,6 +796,7 @@ def flown_markdown(
 
     p0, p = original.patrol, kw.patrol
     across, along = p.camera.footprint_m(p.altitude_m)
+    group_view_s = max(0.0, along - GROUP_SPAN_M) / p.speed_m_s  # expected, per pass
     scale = settings.frame_size[1] / p.camera.image_height_px
     person_px = p.camera.person_height_px(p.altitude_m) * scale
     what = "ArduPilot SITL" if vehicle == "ardupilot" else "the built-in simulated vehicle"
@@ -817,15 +822,14 @@ def flown_markdown(
             f"tall in the {settings.frame_size[0]}x{settings.frame_size[1]} stream.",
             f"- Rules: the file's, unchanged. The gathering hold is "
             f"{kw.rules.gathering_hold_s:g} s; a pass at {p.speed_m_s:g} m/s has the whole "
-            f"group in view for about {max(0.0, along - GROUP_SPAN_M) / p.speed_m_s:.1f} s "
-            "(measured: "
-            + (", ".join(f"{v:.1f} s" for v in group_in_view) or "never")
+            f"group in view for about {group_view_s:.1f} s (measured: "
+            + _seconds_or_never(group_in_view)
             + "): "
             + (
                 "shorter than the hold, so the rule confirms the group as held for as long as "
                 f"the camera could watch it (found in at least {kw.rules.gathering_min_frames} "
                 "frames of the pass)."
-                if (along - GROUP_SPAN_M) / p.speed_m_s < kw.rules.gathering_hold_s
+                if group_view_s < kw.rules.gathering_hold_s
                 else "long enough for the hold."
             ),
             f"- Stream: H.264 MPEG-TS over UDP at {settings.stream_fps:g} frames/s; its delay, "
@@ -922,7 +926,7 @@ def _summary_lines(r: DemoResult) -> list[str]:
             else ""
         )
         + f"; hold {r.gathering_hold_s:g} s (the file's), whole group in view "
-        + (", ".join(f"{v:.1f} s" for v in r.group_in_view_s) or "never")
+        + _seconds_or_never(r.group_in_view_s)
         + " (vehicle time)"
     )
     lines.append(
