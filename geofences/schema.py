@@ -69,7 +69,7 @@ def check_document(doc: Any, source: str) -> None:
     if errors:
         err = errors[0]
         path = list(err.absolute_path)
-        if err.validator == "additionalProperties" and _unknown_key(err) is not None:
+        if err.validator == "additionalProperties" and not _is_wrapper(err.instance):
             path.append(str(_unknown_key(err)))
         raise KeyWaterFileError(source, field_path(path), _problem(err))
 
@@ -174,19 +174,22 @@ def _wrapper_problem(kind: str) -> str:
     )
 
 
+def _is_wrapper(instance: dict[Any, Any]) -> bool:
+    """A GeoJSON Feature (or collection) where a bare geometry belongs."""
+    return instance.get("type") in _GEOJSON_WRAPPERS
+
+
 def _unknown_key(err: ValidationError) -> Any:
-    """The first key of ``err.instance`` the schema does not know; None for a GeoJSON Feature."""
-    instance = err.instance
-    if instance.get("type") in _GEOJSON_WRAPPERS:
-        return None
+    """The first key of ``err.instance`` the schema does not know (any YAML key: ``?`` alone
+    is a mapping whose key is None)."""
     known = err.schema.get("properties", {})
-    return next(k for k in instance if k not in known)
+    return next(k for k in err.instance if k not in known)
 
 
 def _unknown_keys(err: ValidationError) -> str:
-    key = _unknown_key(err)
-    if key is None:
+    if _is_wrapper(err.instance):
         return _wrapper_problem(err.instance["type"])
+    key = _unknown_key(err)
     known = list(err.schema.get("properties", {}))
     close = difflib.get_close_matches(str(key), known, n=1, cutoff=0.6)
     if close:
