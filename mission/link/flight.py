@@ -5,6 +5,12 @@ Sequence that works on ArduCopter (ARDUPILOT_NOTES.md): GUIDED -> arm -> AUTO
 MISSION_CURRENT reports seq 0 with mission_state COMPLETE, then the vehicle
 disarms. ``follow`` turns the telemetry into events and ends when the
 vehicle has disarmed; ``abort`` is RTL, or LAND if RTL is refused.
+
+An item counts as reached when MISSION_ITEM_REACHED names it, or when the
+active mission's MISSION_CURRENT moves past it: ArduCopter 4.7 completes
+NAV_TAKEOFF and moves on without a MISSION_ITEM_REACHED for it (seen on the
+SITL in ../shared/sitl), and AP_Mission only advances past a command once it
+has verified it.
 """
 
 from __future__ import annotations
@@ -35,7 +41,12 @@ from mission.link.errors import (
     ModeChangeFailed,
 )
 from mission.link.report import FlightTrack
-from mission.link.telemetry import COPTER_MODES, MISSION_STATE_COMPLETE, Telemetry
+from mission.link.telemetry import (
+    COPTER_MODES,
+    MISSION_STATE_ACTIVE,
+    MISSION_STATE_COMPLETE,
+    Telemetry,
+)
 from mission.link.transfer import upload
 
 MAV_MODE_FLAG_CUSTOM_MODE_ENABLED = 1
@@ -239,6 +250,7 @@ def follow(
     last = len(items) - 1
     complete = False
     seen_reached: set[int] = set()
+    current = 0  # the active mission's current item, as MISSION_CURRENT last said
     last_progress = 0.0
     tel = conn.snapshot()
     mode, breaches = tel.mode, tel.fence_breach_count
@@ -270,15 +282,18 @@ def follow(
                 yield ModeChanged(mode, tel.mode)
                 mode = tel.mode
             elif mtype == "MISSION_ITEM_REACHED" and msg.seq not in seen_reached:
-                seen_reached.add(int(msg.seq))
-                if track is not None:
-                    track.reached.add(int(msg.seq))
-                yield ItemReached(int(msg.seq))
+                yield from _reach(int(msg.seq), seen_reached, track)
                 if msg.seq == last and not complete:
                     complete = True
                     yield MissionComplete()
-            elif mtype == "MISSION_CURRENT" and not complete and seen_reached:
-                if getattr(msg, "mission_state", None) == MISSION_STATE_COMPLETE:
+            elif mtype == "MISSION_CURRENT" and not complete:
+                state = getattr(msg, "mission_state", None)
+                if state == MISSION_STATE_ACTIVE and msg.seq > current:
+                    for seq in range(max(current, 1), int(msg.seq)):
+                        if seq not in seen_reached:
+                            yield from _reach(seq, seen_reached, track)
+                    current = int(msg.seq)
+                elif state == MISSION_STATE_COMPLETE and seen_reached:
                     complete = True
                     yield MissionComplete()
             elif mtype == "FENCE_STATUS" and tel.fence_breach_count > breaches:
@@ -304,6 +319,13 @@ def follow(
             if now - last_progress >= progress_every_s:
                 last_progress = now
                 yield _progress(tel, items, seen_reached, now - t0)
+
+
+def _reach(seq: int, seen: set[int], track: FlightTrack | None) -> Iterator[FlightEvent]:
+    seen.add(seq)
+    if track is not None:
+        track.reached.add(seq)
+    yield ItemReached(seq)
 
 
 MAV_AUTOPILOT_INVALID = 8  # a GCS or companion's heartbeat, not the vehicle's

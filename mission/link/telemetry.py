@@ -40,7 +40,7 @@ MAV_MODE_FLAG_SAFETY_ARMED = 128
 GPS_FIX_3D = 3
 EKF_POS_HORIZ_ABS = 16
 EKF_CONST_POS_MODE = 128
-MISSION_STATE_ACTIVE = 4
+MISSION_STATE_ACTIVE = 3
 MISSION_STATE_COMPLETE = 5
 LANDED_STATE_ON_GROUND = 1
 
@@ -67,6 +67,7 @@ class Telemetry:
     heading_deg: float | None = None
     groundspeed_m_s: float | None = None
     position_time: float | None = None
+    boot_s: float | None = None  # the vehicle's clock at the last position (time_boot_ms)
     roll_rad: float | None = None
     pitch_rad: float | None = None
     yaw_rad: float | None = None
@@ -145,6 +146,7 @@ def _global_position_int(t: Telemetry, m: Any, now: float) -> None:
     t.groundspeed_m_s = (m.vx**2 + m.vy**2) ** 0.5 / 100.0
     t.heading_deg = None if m.hdg == 65535 else m.hdg / 100.0
     t.position_time = now
+    t.boot_s = m.time_boot_ms / 1000.0
 
 
 def _attitude(t: Telemetry, m: Any, now: float) -> None:

@@ -569,7 +569,10 @@ class Autopilot:
     def _nav_complete(self, seq: int, item: MissionItem) -> None:
         if item.command == Cmd.NAV_WAYPOINT:
             self._text(SEV_INFO, f"Reached command #{seq}")
-        self.events.append(("mission_item_reached", {"seq": seq}))
+        # ArduCopter 4.7 (the SITL in ../shared/sitl) moves on from a completed
+        # NAV_TAKEOFF without a MISSION_ITEM_REACHED for it.
+        if item.command != Cmd.NAV_TAKEOFF:
+            self.events.append(("mission_item_reached", {"seq": seq}))
         self._advance()
 
     def _mission_complete(self) -> None:
