@@ -8,6 +8,7 @@ from typing import Any
 from geofences.camera import DEFAULT_PRESET, PRESETS, Camera
 from geofences.errors import KeyWaterFileError
 from geofences.geometry import parse_area, parse_point_or_line, parse_polygon
+from geofences.ids import derive_id
 from geofences.model import (
     Hotspot,
     KeyWater,
@@ -19,9 +20,12 @@ from geofences.model import (
 )
 
 
-def build_keywater(doc: dict[str, Any], source: str, default_id: str) -> KeyWater:
-    """Fill the model types from ``doc``; geometry errors name the position at fault."""
-    kw_id = str(doc.get("id", default_id))
+def build_keywater(doc: dict[str, Any], source: str, file_stem: str) -> KeyWater:
+    """Fill the model types from ``doc``; geometry errors name the position at fault.
+
+    Without an ``id`` key the id is derived from ``file_stem`` (the file name).
+    """
+    kw_id = str(doc["id"]) if "id" in doc else derive_id(file_stem, source)
     launch = doc["launch"]
     return KeyWater(
         id=kw_id,

@@ -16,7 +16,7 @@ from geofences.build import build_keywater
 from geofences.errors import KeyWaterFileError
 from geofences.featurecollection import Origins, remap, to_document
 from geofences.model import KeyWater
-from geofences.schema import check_document
+from geofences.schema import check_document, field_path
 from geofences.validate import check_keywater
 
 YAML_SUFFIXES = (".yaml", ".yml")
@@ -53,7 +53,7 @@ def _load(p: Path) -> KeyWater:
         )
     try:
         check_document(doc, source)
-        keywater = build_keywater(doc, source, default_id=p.stem)
+        keywater = build_keywater(doc, source, file_stem=p.stem)
         check_keywater(keywater)
     except KeyWaterFileError as err:
         raise remap(err, origins) from None
@@ -91,10 +91,61 @@ def _read_text(p: Path) -> str:
         raise KeyWaterFileError(source, "", f"cannot read the file: {err.strerror}") from None
 
 
+class DuplicateKey(Exception):
+    """A mapping names one key twice; ``path`` is the key's dotted field path."""
+
+    def __init__(self, path: list[str | int], first_line: int, line: int) -> None:
+        super().__init__(path, first_line, line)
+        self.path, self.first_line, self.line = path, first_line, line
+
+
+class UniqueKeyLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses a key given twice in one mapping.
+
+    Plain YAML keeps the last value silently: a second ``patrol:`` would replace
+    the whole first mapping and the water would be flown with default settings.
+    Keys brought in by a merge (``<<: *base``) may still be overridden.
+    """
+
+    def construct_document(self, node: yaml.Node) -> Any:
+        _check_unique_keys(node, [], set())
+        return super().construct_document(node)
+
+
+def _check_unique_keys(node: yaml.Node, path: list[str | int], seen: set[int]) -> None:
+    if id(node) in seen:  # an alias: the node was checked where it was defined
+        return
+    seen.add(id(node))
+    if isinstance(node, yaml.MappingNode):
+        first_line: dict[tuple[str, str], int] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            child: list[str | int] = path
+            if isinstance(key_node, yaml.ScalarNode):
+                key = (key_node.tag, key_node.value)
+                line = key_node.start_mark.line + 1
+                child = [*path, key_node.value]
+                if key in first_line:
+                    raise DuplicateKey(child, first_line[key], line)
+                first_line[key] = line
+            _check_unique_keys(value_node, child, seen)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _check_unique_keys(item, [*path, i], seen)
+
+
 def read_yaml(p: Path) -> Any:
     text = _read_text(p)
     try:
-        doc = yaml.safe_load(text)
+        doc = yaml.load(text, Loader=UniqueKeyLoader)  # a SafeLoader: no arbitrary objects
+    except DuplicateKey as dup:
+        raise KeyWaterFileError(
+            str(p),
+            field_path(dup.path),
+            f"given twice (lines {dup.first_line} and {dup.line}); YAML would keep only the "
+            "last and silently drop the first: merge the two into one",
+        ) from None
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -112,13 +163,29 @@ def read_yaml(p: Path) -> Any:
 def read_json(p: Path) -> Any:
     text = _read_text(p)
     try:
-        return json.loads(text)
+        return json.loads(text, object_pairs_hook=_unique_pairs)
+    except DuplicateKey as dup:
+        raise KeyWaterFileError(
+            str(p),
+            "",
+            f"key {dup.path[-1]!r} is given twice in one object; JSON readers keep only the "
+            "last: merge the two into one",
+        ) from None
     except json.JSONDecodeError as err:
         raise KeyWaterFileError(
             str(p),
             "",
             f"JSON syntax error at line {err.lineno}, column {err.colno}: {err.msg}",
         ) from None
+
+
+def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise DuplicateKey([key], 0, 0)
+        out[key] = value
+    return out
 
 
 def _sidecar_path(p: Path) -> Path | None:

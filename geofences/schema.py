@@ -155,6 +155,10 @@ def _problem(err: ValidationError) -> str:
             return f"{short(value)} is not allowed" + (f"; {hint}" if hint else "")
         case "minLength":
             return "must not be empty"
+        case "maxLength":
+            return f"is {len(value)} characters, more than {err.validator_value}" + (
+                f"; {hint}" if hint else ""
+            )
         case _:
             return err.message + (f"; {hint}" if hint else "")
 

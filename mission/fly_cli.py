@@ -9,7 +9,9 @@ vehicle's failsafe is in charge); 130 Ctrl-C, after the vehicle was sent home
 
 from __future__ import annotations
 
+import math
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,7 @@ EXIT_EARLY = 3
 EXIT_LINK_LOST = 4
 EXIT_INTERRUPTED = 130
 PLAN_SUFFIXES = (".plan",)
+MAX_LAUNCH_DISTANCE_M = 50.0  # default: the vehicle must stand this close to the plan's launch
 
 
 def load_job(path: Path, pattern: str | None = None) -> Any:
@@ -55,6 +58,7 @@ class _Display:
     """Live progress on a terminal; plain lines otherwise; nothing but the result with --json."""
 
     def __init__(self, quiet: bool, n_sorties: int) -> None:
+        """``n_sorties``: how many the plan has (``--sortie 2`` of 3 shows "sortie 2/3")."""
         from rich.console import Console
 
         self.quiet = quiet
@@ -114,10 +118,12 @@ class _Display:
             self.line(f"sortie {sortie}: {ev.reason}")
 
 
-def report_lines(reports: list[Any]) -> list[str]:
-    """The flight report as text, one block per sortie."""
+def report_lines(reports: list[Any], indexes: list[int] | None = None) -> list[str]:
+    """The flight report as text, one block per sortie; ``indexes``: the sorties' numbers in
+    the plan (default 1, 2, ...), so ``--sortie 2`` reports "sortie 2"."""
     lines = []
-    for i, r in enumerate(reports, start=1):
+    numbers = indexes if indexes is not None else list(range(1, len(reports) + 1))
+    for i, r in zip(numbers, reports, strict=False):
 
         def opt(v: float | None, unit: str, fmt: str = ".1f") -> str:
             return "-" if v is None else f"{v:{fmt}} {unit}"
@@ -162,7 +168,25 @@ def fly(
         "not arm. Without --connect, only show what would be uploaded.",
     ),
     ready_timeout: float = typer.Option(
-        120.0, "--ready-timeout", help="Seconds to wait for GPS fix, EKF position and home."
+        120.0,
+        "--ready-timeout",
+        min=0.0,
+        help="Seconds to wait for GPS fix, EKF position and home (and at most this long to "
+        "connect).",
+    ),
+    connect_timeout: float = typer.Option(
+        30.0,
+        "--connect-timeout",
+        min=0.0,
+        help="Seconds to keep trying to open the link and hear the autopilot (never longer "
+        "than --ready-timeout).",
+    ),
+    max_launch_distance: float = typer.Option(
+        MAX_LAUNCH_DISTANCE_M,
+        "--max-launch-distance",
+        min=0.0,
+        help="Refuse to upload when the vehicle stands farther than this many metres from "
+        "the plan's launch point.",
     ),
     json_out: bool = typer.Option(False, "--json", help="Print the flight report as JSON."),
 ) -> int:
@@ -174,7 +198,8 @@ def fly(
     from mission.cli import emit_json
     from mission.link.errors import LinkError
 
-    job = load_job(path).only(sortie)
+    full = load_job(path)
+    job = full.only(sortie)
     items = sum(len(s.items) for s in job.sorties)
     summary = {
         "name": job.name,
@@ -196,11 +221,55 @@ def fly(
                 f"fence parameters {dict(job.fence_params)}"
             )
         return 0
-    return _fly_connected(job, connect, dry_run, ready_timeout, json_out, summary)
+    link = _LinkOptions(
+        url=connect,
+        connect_timeout_s=min(connect_timeout, ready_timeout),
+        ready_timeout_s=ready_timeout,
+        max_launch_distance_m=max_launch_distance,
+    )
+    return _fly_connected(job, len(full.sorties), link, dry_run, json_out, summary)
+
+
+@dataclass(frozen=True)
+class _LinkOptions:
+    url: str
+    connect_timeout_s: float
+    ready_timeout_s: float
+    max_launch_distance_m: float
+
+
+def check_launch_distance(job: Any, telemetry: Any, max_m: float) -> float:
+    """The vehicle's distance from the plan's launch point; LinkError beyond ``max_m``.
+
+    A plan flown from elsewhere would take off far from its fence (arming then
+    fails with "breaching fence") or, without one, fly its legs from the wrong
+    place: refuse before anything is uploaded.
+    """
+    from geofences.projection import LocalProjection
+    from mission.link.errors import LinkError
+
+    if telemetry.lat is not None and telemetry.lon is not None:
+        lat, lon, what = telemetry.lat, telemetry.lon, "position"
+    elif telemetry.home is not None:
+        lat, lon, what = telemetry.home[0], telemetry.home[1], "home position"
+    else:
+        raise LinkError("the vehicle reports no position; wait for a GPS fix and try again")
+    proj = LocalProjection.around(job.home[0], job.home[1])
+    hx, hy = proj.to_xy(job.home[1], job.home[0])
+    vx, vy = proj.to_xy(lon, lat)
+    dist = math.hypot(vx - hx, vy - hy)
+    if dist > max_m:
+        raise LinkError(
+            f"the vehicle's {what} (lat {lat:.6f}, lon {lon:.6f}) is {dist:.0f} m from the "
+            f"launch point of {job.name} (lat {job.home[0]:.6f}, lon {job.home[1]:.6f}), more "
+            f"than {max_m:g} m: carry it to the launch point (or plan from where it stands; "
+            "--max-launch-distance changes the limit); nothing was uploaded"
+        )
+    return dist
 
 
 def _fly_connected(
-    job: Any, url: str, dry_run: bool, ready_timeout: float, json_out: bool, summary: dict
+    job: Any, n_planned: int, link: _LinkOptions, dry_run: bool, json_out: bool, summary: dict
 ) -> int:
     from mission.cli import emit_json
     from mission.link.connection import open_link
@@ -208,10 +277,20 @@ def _fly_connected(
     from mission.link.flight import prepare
     from mission.link.job import fly_job
 
-    display = _Display(json_out, len(job.sorties))
-    display.line(f"connecting to {url} ...")
-    conn = open_link(url, ready_timeout_s=ready_timeout)
+    display = _Display(json_out, n_planned)
+    display.line(
+        f"connecting to {link.url} (up to {link.connect_timeout_s:g} s; then up to "
+        f"{link.ready_timeout_s:g} s for GPS, EKF and home)"
+    )
+    conn = open_link(
+        link.url,
+        connect_timeout_s=link.connect_timeout_s,
+        ready_timeout_s=link.ready_timeout_s,
+        on_progress=display.line,
+    )
     try:
+        dist = check_launch_distance(job, conn.snapshot(), link.max_launch_distance_m)
+        display.line(f"vehicle is {dist:.0f} m from the launch point")
         if dry_run:
             first = job.sorties[0]
             stats = prepare(conn, first.items, job.fence, job.rally, job.fence_params)
@@ -255,10 +334,12 @@ def _fly_connected(
             raise typer.Exit(EXIT_LINK_LOST) from None
         if code == 0 and (len(reports) < len(job.sorties) or not all(r.completed for r in reports)):
             code = EXIT_EARLY
+        indexes = [s.index for s in job.sorties]
         if json_out:
-            emit_json({**summary, "reports": [r.as_dict() for r in reports], "exit_code": code})
+            docs = [{"sortie": i, **r.as_dict()} for i, r in zip(indexes, reports, strict=False)]
+            emit_json({**summary, "reports": docs, "exit_code": code})
         else:
-            for line in report_lines(reports):
+            for line in report_lines(reports, indexes):
                 typer.echo(line)
         if code:
             raise typer.Exit(code)

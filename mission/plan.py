@@ -29,6 +29,9 @@ class PlanSummary:
     line_spacing_m: float
     gsd_cm: float
     planning_ms: float = 0.0
+    # What coverage_pct is a share of: "water" (survey, corridor), or "shore band" for the
+    # shoreline pattern, which watches one swath along every bank, not the open water.
+    coverage_of: str = "water"
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 
 from shapely.geometry import LineString
@@ -12,7 +13,7 @@ from mission.errors import PlanningError
 from mission.plan import MissionPlan, PlanSummary, Sortie
 from mission.planning import area as area_stage
 from mission.planning import cells, coverage, items, patterns, route, sorties, swaths, sweep
-from mission.planning.transit import TransitRouter
+from mission.planning.transit import NoRouteError, TransitRouter
 from mission.planning.types import Area, Leg
 
 
@@ -32,7 +33,7 @@ def survey_route(
         kw.patrol.sweep_angle_deg,
     )
     if not choice.lanes:
-        raise PlanningError(f"{kw.id}: no survey lane fits inside the water")
+        raise PlanningError("no survey lane fits inside the water")
     swath_w = kw.patrol.camera.footprint_m(kw.patrol.altitude_m)[0]
     regular = [LineString([ln.a, ln.b]) for ln in choice.lanes]
     extra = swaths.fill_in_lanes(regular, area.coverage, lane_region, swath_w)
@@ -42,7 +43,45 @@ def survey_route(
 
 
 def plan(kw: KeyWater, pattern: str | None = None) -> MissionPlan:
-    """Plan a patrol of ``kw``; ``pattern`` overrides the file's."""
+    """Plan a patrol of ``kw``; ``pattern`` overrides the file's.
+
+    A PlanningError names the key-water file and gives places in the operator's
+    terms (lat/lon and metres from the launch), not projected metres.
+    """
+    where = kw.source or kw.id
+    try:
+        return _plan(kw, pattern)
+    except NoRouteError as err:
+        raise PlanningError(f"{where}: {_no_route_problem(kw, err)}") from err
+    except PlanningError as err:
+        raise PlanningError(f"{where}: {err}") from err
+
+
+def _no_route_problem(kw: KeyWater, err: NoRouteError) -> str:
+    proj = LocalProjection.around(kw.launch.lat, kw.launch.lon)
+    home = proj.to_xy(kw.launch.lon, kw.launch.lat)
+
+    def place(xy: tuple[float, float]) -> str:
+        lon, lat = proj.to_lonlat(*xy)
+        return f"lat {lat:.6f}, lon {lon:.6f} ({math.dist(xy, home):.0f} m from the launch)"
+
+    margin = kw.patrol.fence_margin_m
+    if min(math.dist(err.a, home), math.dist(err.b, home)) < 1.0:
+        why = (
+            "the way between the launch and the water is too narrow to fly (the fence is "
+            f"patrol.fence_margin_m = {margin:g} m either side of it, and routes keep 2 m "
+            "inside the fence): raise patrol.fence_margin_m or move the launch to the bank"
+        )
+    else:
+        why = (
+            "the flyable area (the water plus patrol.fence_margin_m = "
+            f"{margin:g} m, less the no-fly zones and islands) is cut in two between them: "
+            "check the no-fly zones there, or raise patrol.fence_margin_m"
+        )
+    return f"no route inside the fence from {place(err.a)} to {place(err.b)}: {why}"
+
+
+def _plan(kw: KeyWater, pattern: str | None) -> MissionPlan:
     t0 = time.perf_counter()
     pattern = pattern or kw.patrol.pattern
     if pattern not in PATTERNS:
@@ -55,6 +94,7 @@ def plan(kw: KeyWater, pattern: str | None = None) -> MissionPlan:
     swath_w = cam.footprint_m(p.altitude_m)[0]
 
     bearing: float | None = None
+    coverage_of = "water"  # what coverage_pct is a share of
     if pattern == "survey":
         lane_legs, bearing = survey_route(area, router, kw, spacing)
         target = area.coverage
@@ -63,6 +103,7 @@ def plan(kw: KeyWater, pattern: str | None = None) -> MissionPlan:
         lane_legs = route.order_loops(patterns.shoreline_loops(area.coverage, inset), area.home_xy)
         # The shoreline pattern watches the band along every bank, one swath wide.
         target = area.coverage.difference(area.coverage.buffer(-(inset + swath_w / 2.0)))
+        coverage_of = "shore band"
     else:
         along = patterns.corridor_lanes(area.coverage, spacing)
         lane_region = area.coverage.buffer(area_stage.shore_overfly_m(p.fence_margin_m))
@@ -104,6 +145,7 @@ def plan(kw: KeyWater, pattern: str | None = None) -> MissionPlan:
         est_flight_s=sum(s.est_flight_s for s in out_sorties),
         sorties=len(out_sorties),
         coverage_pct=100.0 * covered,
+        coverage_of=coverage_of,
         sweep_angle_deg=bearing,
         line_spacing_m=spacing,
         gsd_cm=100.0 * cam.gsd_m(p.altitude_m),

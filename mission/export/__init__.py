@@ -65,9 +65,10 @@ def write_all(plan: MissionPlan, keywater: KeyWater, out_dir: Path) -> list[Path
     speed = keywater.patrol.speed_m_s
     written: list[Path] = []
     for sortie in plan.sorties:
-        stem = out / f"{kid}-sortie{sortie.index}"
-        written.append(write_plan(stem.with_suffix(".plan"), sortie, plan.fence, plan.rally, speed))
-        written.append(write_waypoints(stem.with_suffix(".waypoints"), sortie.items))
+        # Not with_suffix: an id may hold a dot ("gqc.lake"), which it would cut off.
+        stem = f"{kid}-sortie{sortie.index}"
+        written.append(write_plan(out / f"{stem}.plan", sortie, plan.fence, plan.rally, speed))
+        written.append(write_waypoints(out / f"{stem}.waypoints", sortie.items))
     written.append(write_waypoints(out / f"{kid}-fence.waypoints", plan.fence))
     written.append(write_waypoints(out / f"{kid}-rally.waypoints", plan.rally))
     written.append(write_geojson(out / f"{kid}.geojson", plan, keywater))

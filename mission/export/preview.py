@@ -1,4 +1,5 @@
-"""A PNG preview map of a plan: water, islands, no-fly zones, fence, sortie paths, launch, rally.
+"""A PNG preview map of a plan: water, islands, no-fly zones, hotspots, fence, sortie paths,
+launch and rally points.
 
 Drawn with matplotlib's Agg canvas (no display, no pyplot state) in the
 launch point's UTM zone, in metres from the launch, so distances and angles
@@ -39,6 +40,8 @@ ISLAND = "#e4dcc4"
 NOFLY = "#d7191c"
 FENCE = "#222222"
 RALLY = "#1a9641"
+HOTSPOT = "#f0b400"  # where people swim or crowd: what the patrol must see
+RALLY_AT_LAUNCH_M = 5.0  # closer than this, the rally marker sits on the launch marker
 # No blue: sortie paths must stand out against the water.
 SORTIE_COLOURS = ("#e6550d", "#6a3d9a", "#31a354", "#d6616b", "#8c6d31", "#e7298a", "#636363")
 CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans SC", "WenQuanYi Zen Hei", "Source Han Sans SC")
@@ -86,8 +89,16 @@ def render_png(
         ax, nofly, fc=(0.84, 0.1, 0.11, 0.15), ec=NOFLY, lw=1.0, label="no-fly", z=3, hatch="//"
     )
 
+    spots = [to_m(h.geometry).buffer(h.radius_m) for h in keywater.hotspots]
+    _add_polygons(ax, spots, fc=(0.94, 0.71, 0.0, 0.25), ec=HOTSPOT, lw=1.5, label="hotspot", z=3)
+    for spot, h in zip(spots, keywater.hotspots, strict=True):
+        c = spot.representative_point()
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Glyph .* missing")
+            ax.annotate(h.name, (c.x, c.y), fontsize=8, ha="center", zorder=9, family=families)
+
     polygons, circles = fence_shapes(plan.fence)
-    extent = [water]
+    extent = [water, *spots]
     for inclusion in (True, False):
         rings = [
             to_m(LineString([(lon, lat) for lat, lon in p.vertices] + [p.vertices[0][::-1]]))
@@ -132,21 +143,32 @@ def render_png(
                 [x - ox for x, _ in pts], [y - oy for _, y in pts], s=5, color=colour, zorder=6
             )
 
+    # The launch is a hollow triangle under the rally markers: the planner's rally point
+    # is usually the launch itself, and a filled launch marker would hide it.
+    ax.scatter(
+        [0],
+        [0],
+        marker="^",
+        s=260,
+        facecolors="none",
+        edgecolors="black",
+        linewidths=2.0,
+        zorder=7,
+        label="launch",
+    )
     if plan.rally:
-        rxy = [proj.to_xy(r.lon, r.lat) for r in plan.rally]
+        rxy = [(x - ox, y - oy) for x, y in (proj.to_xy(r.lon, r.lat) for r in plan.rally)]
+        at_launch = any(math.hypot(x, y) < RALLY_AT_LAUNCH_M for x, y in rxy)
         ax.scatter(
-            [x - ox for x, _ in rxy],
-            [y - oy for _, y in rxy],
+            [x for x, _ in rxy],
+            [y for _, y in rxy],
             marker="P",
             s=90,
             color=RALLY,
             edgecolor="white",
-            zorder=7,
-            label="rally point",
+            zorder=8,
+            label="rally point (at the launch)" if at_launch else "rally point",
         )
-    ax.scatter(
-        [0], [0], marker="^", s=140, color="black", edgecolor="white", zorder=8, label="launch"
-    )
 
     xmin, ymin, xmax, ymax = shapely.GeometryCollection(extent).bounds
     xmin, xmax, ymin, ymax = min(xmin, 0.0), max(xmax, 0.0), min(ymin, 0.0), max(ymax, 0.0)

@@ -10,7 +10,11 @@ from mission.plan import MissionPlan
 
 
 def as_dict(plan: MissionPlan) -> dict[str, Any]:
-    """Plain JSON-ready data: the key water, the PlanSummary numbers, sorties, fence and rally."""
+    """Plain JSON-ready data: the key water, the PlanSummary numbers, sorties, fence and rally.
+
+    ``summary.coverage_of`` says what ``summary.coverage_pct`` is a share of ("water", or
+    "shore band" for a shoreline patrol).
+    """
     polygons, circles = fence_shapes(plan.fence)
     return {
         "key_water": {"id": plan.key_water_id, "name": plan.key_water_name},
@@ -46,7 +50,8 @@ def as_line(plan: MissionPlan) -> str:
     return (
         f"area {s.area_km2:.2f} km² · path {s.path_km:.1f} km · {s.lanes} lanes · "
         f"{s.turns} turns · {format_duration(s.est_flight_s)} · {s.sorties} "
-        f"{'sortie' if s.sorties == 1 else 'sorties'} · coverage {s.coverage_pct:.1f} % · "
+        f"{'sortie' if s.sorties == 1 else 'sorties'} · coverage {s.coverage_pct:.1f} % of the "
+        f"{s.coverage_of} · "
         f"spacing {s.line_spacing_m:.1f} m · GSD {s.gsd_cm:.1f} cm"
     )
 
@@ -60,7 +65,8 @@ def as_text(plan: MissionPlan) -> str:
         f"  area {s.area_km2:.2f} km²   path {s.path_km:.1f} km   "
         f"lanes {s.lanes}   turns {s.turns}",
         f"  est. flight {format_duration(s.est_flight_s)} in {s.sorties} "
-        f"{'sortie' if s.sorties == 1 else 'sorties'}   coverage {s.coverage_pct:.1f} %",
+        f"{'sortie' if s.sorties == 1 else 'sorties'}   coverage {s.coverage_pct:.1f} % of the "
+        f"{s.coverage_of}",
         f"  line spacing {s.line_spacing_m:.1f} m   GSD {s.gsd_cm:.1f} cm/px{sweep}",
     ]
     for sortie in plan.sorties:

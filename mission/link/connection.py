@@ -15,6 +15,7 @@ import os
 import queue
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from mission.link._mavlink import mavlink, mavutil, msg_id
@@ -245,7 +246,14 @@ class Connection:
             sub._offer(msg)
 
 
-def _open(url: str, signing_key: bytes | None, timeout_s: float) -> Any:
+Progress = Callable[[str], None]  # told what a slow step is doing ("connection refused, ...")
+
+
+def _open(
+    url: str, signing_key: bytes | None, deadline: float, on_progress: Progress | None = None
+) -> Any:
+    """Open the port or socket; a refused TCP connection is retried until ``deadline``
+    (monotonic), as a vehicle or SITL that is still starting refuses at first."""
     if not url.startswith(_URL_PREFIXES):
         raise ConnectFailed(
             f"cannot read connection string {url!r}: use tcp:HOST:PORT, udpin:HOST:PORT, "
@@ -255,8 +263,10 @@ def _open(url: str, signing_key: bytes | None, timeout_s: float) -> Any:
     if "," in device and not device.startswith(("tcp:", "udp")):
         device, baud_s = device.rsplit(",", 1)
         baud = int(baud_s)
-    deadline = time.monotonic() + timeout_s
+    attempts = 0
+    t0 = time.monotonic()
     while True:
+        attempts += 1
         try:
             mav = mavutil.mavlink_connection(
                 device,
@@ -270,9 +280,20 @@ def _open(url: str, signing_key: bytes | None, timeout_s: float) -> Any:
         except ImportError as exc:  # pymavlink imports pyserial only for serial ports
             raise ConnectFailed(f"cannot open {url}: serial links need pyserial ({exc})") from exc
         except (OSError, ValueError) as exc:
-            retry = isinstance(exc, ConnectionRefusedError) and time.monotonic() < deadline
-            if not retry:
-                raise ConnectFailed(f"cannot open {url}: {exc}") from exc
+            refused = isinstance(exc, ConnectionRefusedError)
+            if not refused or time.monotonic() + 0.2 >= deadline:
+                why = f"cannot open {url}: {exc}"
+                if refused:
+                    why += (
+                        f" ({attempts} attempts in {time.monotonic() - t0:.1f} s): is the "
+                        "vehicle (or SITL) running and listening there?"
+                    )
+                raise ConnectFailed(why) from exc
+            if attempts == 1 and on_progress is not None:
+                on_progress(
+                    f"{url}: connection refused; retrying for up to "
+                    f"{deadline - time.monotonic():.0f} s"
+                )
             time.sleep(0.2)
     if signing_key is not None:
         mav.setup_signing(signing_key, sign_outgoing=True)
@@ -286,20 +307,27 @@ def connect(
     heartbeat_timeout_s: float = 5.0,
     target_system: int | None = None,
     signing_key: bytes | None = None,
+    on_progress: Progress | None = None,
 ) -> Connection:
     """Open ``url`` and wait for an autopilot's heartbeat (not a GCS's, not a camera's).
+
+    ``timeout_s`` bounds the whole of it: retrying a refused connection and the wait
+    for the heartbeat. ``on_progress`` is told when it has to wait.
 
     ``signing_key`` defaults to the key in ``WATERPATROL_MAVLINK_KEY``; with a
     key every outgoing message is signed and unsigned or wrongly signed
     messages from the vehicle are dropped.
     """
     key = signing_key if signing_key is not None else signing_key_from_env()
-    mav = _open(url, key, timeout_s)
+    deadline = time.monotonic() + timeout_s
+    mav = _open(url, key, deadline, on_progress)
     conn = Connection(
         mav, url, heartbeat_timeout_s=heartbeat_timeout_s, target_system=target_system
     )
     conn._thread.start()
-    if not conn._found.wait(timeout_s):
+    if not conn._found.wait(0.5) and on_progress is not None:
+        on_progress(f"{url}: opened; waiting for the autopilot's heartbeat")
+    if not conn._found.wait(max(0.0, deadline - time.monotonic())):
         conn.close()
         hint = " and that the vehicle sends on it"
         if conn.bad_signatures:
@@ -382,9 +410,15 @@ def open_link(
     ready_timeout_s: float = 60.0,
     heartbeat_timeout_s: float = 5.0,
     rates_hz: dict[str, float] | None = None,
+    on_progress: Progress | None = None,
 ) -> Connection:
     """connect + request_telemetry + wait_ready: a link ready for a mission."""
-    conn = connect(url, timeout_s=connect_timeout_s, heartbeat_timeout_s=heartbeat_timeout_s)
+    conn = connect(
+        url,
+        timeout_s=connect_timeout_s,
+        heartbeat_timeout_s=heartbeat_timeout_s,
+        on_progress=on_progress,
+    )
     try:
         request_telemetry(conn, rates_hz)
         wait_ready(conn, ready_timeout_s)

@@ -44,7 +44,7 @@ def shore_overfly_m(fence_margin_m: float) -> float:
 def build_area(kw: KeyWater, proj: LocalProjection) -> Area:
     water = as_multipolygon(proj.geom_to_m(kw.water))
     if water.is_empty:
-        raise PlanningError(f"{kw.id}: the water polygon is empty")
+        raise PlanningError("the water polygon is empty")
     home = Point(proj.to_xy(kw.launch.lon, kw.launch.lat))
     margin = kw.patrol.fence_margin_m
     overfly = shore_overfly_m(margin)
@@ -66,7 +66,10 @@ def build_area(kw: KeyWater, proj: LocalProjection) -> Area:
     clear_m = nofly_keepout_m(kw.patrol.speed_m_s)
     keepout = shapely.union_all([z.buffer(clear_m) for z in nofly]) if nofly else None
     if keepout is not None and keepout.contains(home):
-        raise PlanningError(f"{kw.id}: the launch point is inside a no-fly zone; move the launch")
+        raise PlanningError(
+            f"the launch point is within {clear_m:.0f} m of a no-fly zone (the stopping "
+            f"distance at {kw.patrol.speed_m_s:g} m/s); move the launch away from it"
+        )
 
     transit = shapely.union_all([water.buffer(overfly), corridor.buffer(overfly)])
     transit = transit.intersection(inclusion.buffer(-2.0))
@@ -78,7 +81,7 @@ def build_area(kw: KeyWater, proj: LocalProjection) -> Area:
     if keepout is not None:
         transit = transit.difference(keepout)
         coverage = water.difference(keepout)
-    transit = _part_with(transit, home)
+    transit = _part_with(transit, home, water, margin)
     # Water cut off from the launch by a no-fly zone cannot be surveyed.
     coverage = coverage.intersection(transit)
     return Area(
@@ -91,14 +94,33 @@ def build_area(kw: KeyWater, proj: LocalProjection) -> Area:
     )
 
 
-def _part_with(region: shapely.Geometry, home: Point) -> Polygon | MultiPolygon:
+def _part_with(
+    region: shapely.Geometry, home: Point, water: MultiPolygon, margin_m: float
+) -> Polygon:
     """Only the part of the transit region reachable from the launch can be flown."""
-    if isinstance(region, Polygon):
-        return region
-    parts = [g for g in getattr(region, "geoms", []) if isinstance(g, Polygon)]
+    parts = [g for g in getattr(region, "geoms", [region]) if isinstance(g, Polygon)]
+    parts = [p for p in parts if not p.is_empty]
     if not parts:
-        raise PlanningError("no flyable area is left inside the fence; check the no-fly zones")
+        raise PlanningError(
+            "no flyable area is left inside the fence; check the no-fly zones and "
+            "patrol.fence_margin_m"
+        )
+    flyable = (
+        f"the area the drone may fly (the water plus patrol.fence_margin_m = {margin_m:g} m, "
+        "less 2 m kept inside the fence and the no-fly zones)"
+    )
     reach = [p for p in parts if p.distance(home) < 1.0]
-    if reach:
-        return reach[0]
-    return max(parts, key=lambda p: p.area)
+    # Every route starts at the launch: one outside the flyable region, or in a scrap of it
+    # that does not reach the water, has none.
+    if not reach:
+        gap = min(p.distance(home) for p in parts)
+        raise PlanningError(
+            f"the launch point is {gap:.0f} m outside {flyable}: raise "
+            "patrol.fence_margin_m or move the launch to the bank"
+        )
+    if not reach[0].intersects(water):
+        raise PlanningError(
+            f"the launch point is cut off from the water: {flyable} leaves no way from the "
+            "launch to the water: raise patrol.fence_margin_m or move the launch to the bank"
+        )
+    return reach[0]

@@ -149,7 +149,8 @@ def split_sorties(
         if not flew_lane:
             raise PlanningError(
                 f"the vehicle's usable endurance ({usable / 60:.1f} min) cannot reach the next "
-                "survey lane and return; raise vehicle.endurance_min or move the launch closer"
+                f"survey lane and return at {speed_m_s:g} m/s (patrol.speed_m_s); raise "
+                "vehicle.endurance_min or move the launch closer"
             )
         back = budget.home_path(pos)
         home_legs = (Leg(tuple(back), "transit"),) if len(back) > 1 else ()

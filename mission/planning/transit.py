@@ -26,6 +26,20 @@ ELLIPSE_FACTOR, ELLIPSE_SLACK_M = 1.5, 300.0  # the local search's bound on a de
 NODE_INSET_M = 1.0  # graph nodes sit just inside the region, never on its edge
 
 
+class NoRouteError(PlanningError):
+    """No path inside the transit region between two points (metres, local projection).
+
+    The planner turns it into the operator's terms (lat/lon, metres from the launch).
+    """
+
+    def __init__(self, a: XY, b: XY) -> None:
+        self.a, self.b = a, b
+        super().__init__(
+            f"no route inside the fence from ({a[0]:.0f}, {a[1]:.0f}) to "
+            f"({b[0]:.0f}, {b[1]:.0f}) (projected metres)"
+        )
+
+
 class _VisibilityGraph:
     """Nodes plus lazily computed visibility between them; A* over it."""
 
@@ -149,10 +163,7 @@ class TransitRouter:
                 )
             found = self._fine.search(a, b)
         if found is None:
-            raise PlanningError(
-                f"no route inside the fence from ({a[0]:.0f}, {a[1]:.0f}) to "
-                f"({b[0]:.0f}, {b[1]:.0f}) (metres); the water may be split by a no-fly zone"
-            )
+            raise NoRouteError(a, b)
         return found
 
 
