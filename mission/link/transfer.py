@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from mission.items import MissionItem, MissionType, deg_to_e7, same_item
 from mission.link._mavlink import enum_name
@@ -29,6 +29,8 @@ ERROR = 1
 NO_SPACE = 4
 INVALID_SEQUENCE = 13
 DENIED = 14
+UploadMethod = Literal["auto", "ftp", "protocol"]
+UPLOAD_METHODS: tuple[UploadMethod, ...] = ("auto", "ftp", "protocol")
 MISSION_MESSAGES = (
     "MISSION_REQUEST",
     "MISSION_REQUEST_INT",
@@ -57,6 +59,8 @@ class TransferStats:
     out_of_order: int = 0  # requests or items not in sequence
     ignored_acks: int = 0  # INVALID_SEQUENCE NACKs for duplicates, stale ACKs
     confirmed: bool = True  # False: final ACK never came, the read-back decided
+    method: str = "protocol"  # "ftp": written as ArduPilot's mission file (mission_ftp)
+    fallback: str = ""  # why "auto" used the mission protocol instead of FTP
 
 
 def type_name(mission_type: int) -> str:
@@ -473,18 +477,32 @@ def upload(
     verify: bool = True,
     startup_retry_s: float = 10.0,
     timeout_s: float = 1.0,
+    method: UploadMethod = "auto",
 ) -> TransferStats:
     """Upload ``items`` (for MISSION, item 0 is home), then read back and compare.
 
-    NO_SPACE within ``startup_retry_s`` of the first heartbeat is retried
-    (ArduPilot refuses uploads until its start-up has finished).
+    ``method``: "ftp" writes ArduPilot's mission file over MAVLink FTP,
+    "protocol" sends item by item, "auto" tries FTP where the vehicle offers
+    it and falls back to the protocol on any FTP failure (``stats.fallback``
+    says why). NO_SPACE within ``startup_retry_s`` of the first heartbeat is
+    retried (ArduPilot refuses uploads until its start-up has finished).
     """
+    if method not in UPLOAD_METHODS:
+        raise LinkError(f"unknown upload method {method!r}: use one of {', '.join(UPLOAD_METHODS)}")
     for item in items:
         if int(item.mission_type) != int(mission_type):
             raise LinkError(
                 f"item {item} has mission_type {item.mission_type}, "
                 f"not {type_name(mission_type)}: pass the {type_name(mission_type)} items only"
             )
+    fallback = ""
+    if method != "protocol":
+        from mission.link.mission_ftp import try_upload
+
+        done = try_upload(conn, items, mission_type, required=method == "ftp", verify=verify)
+        if not isinstance(done, str):
+            return done
+        fallback = done
     what = f"{type_name(mission_type)} upload of {len(items)} items"
     while True:
         since = time.monotonic()
@@ -502,6 +520,7 @@ def upload(
     if verify or not machine.stats.confirmed:
         got = download(conn, mission_type)
         compare(items, got, mission_type)
+    machine.stats.fallback = fallback
     return machine.stats
 
 
