@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import sys
 
-import click
 import typer
 
 from station.cli import alerts_app, station_app
@@ -17,14 +16,15 @@ app.add_typer(station_app, name="station")
 
 
 def main() -> None:
+    # Typer bundles its own click: its exceptions are caught through typer's names.
     try:
         app(standalone_mode=False)
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         sys.exit(exc.exit_code)
-    except click.ClickException as exc:
+    except typer.TyperException as exc:
         exc.show()
         sys.exit(exc.exit_code)
-    except (click.Abort, KeyboardInterrupt):
+    except (typer.Abort, KeyboardInterrupt):
         sys.exit(130)
     except StationError as exc:
         typer.echo(f"error: {exc}", err=True)

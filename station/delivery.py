@@ -14,6 +14,7 @@ import email.utils
 import fcntl
 import hashlib
 import logging
+import os
 import random
 import ssl
 import threading
@@ -116,9 +117,12 @@ class Delivery:
         self._unlock_endpoints()
 
     def _lock_endpoints(self) -> None:
+        # keyed by the real path: workers reaching one outbox through a symlink, a relative
+        # path or `..` must meet the same lock
+        real = os.path.realpath(self.outbox.path)
         for ep in self.endpoints:
             tag = hashlib.sha256(ep.name.encode()).hexdigest()[:12]
-            f = open(f"{self.outbox.path}.{tag}.lock", "a")  # noqa: SIM115 (held until stop)
+            f = open(f"{real}.{tag}.lock", "a")  # noqa: SIM115 (held until stop)
             try:
                 fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:

@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from station.dbfile import refuse_non_database
 from station.errors import StoreError
 
 STORED, DUPLICATE, CONFLICT = "stored", "duplicate", "conflict"
@@ -83,7 +84,8 @@ class IncidentRow:
 class _Item:
     webhook_id: str
     content_type: str
-    body: bytes
+    body: bytes  # as signed: its digest tells a retry from a reused id
+    text: str  # the body decoded, as stored
     meta: Received
     result: str | None = None
     error: Exception | None = None
@@ -97,6 +99,7 @@ class Inbox:
         self._queue: list[_Item] = []
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            refuse_non_database(self.path, "station database")
             self._db = sqlite3.connect(
                 self.path, timeout=30.0, isolation_level=None, check_same_thread=False
             )
@@ -110,13 +113,17 @@ class Inbox:
         with self._lock:
             self._db.close()
 
-    def store(self, webhook_id: str, content_type: str, body: bytes, meta: Received) -> str:
+    def store(
+        self, webhook_id: str, content_type: str, body: bytes, text: str, meta: Received
+    ) -> str:
         """``stored`` the first time, ``duplicate`` for the same id and body again, ``conflict``
         for the same id with another body (nothing is written then). Returns once on disk.
+        ``body`` is the request body as signed, ``text`` the document it decodes to.
 
         Group commit: requests arriving while a commit is under way are queued, and the next
-        thread to take the lock commits all of them in one transaction (one fsync)."""
-        item = _Item(webhook_id, content_type, body, meta)
+        thread to take the lock commits all of them in one transaction (one fsync). Each item
+        has its own savepoint, so one that fails never fails the others in its batch."""
+        item = _Item(webhook_id, content_type, body, text, meta)
         with self._queue_lock:
             self._queue.append(item)
         with self._lock:
@@ -134,7 +141,7 @@ class Inbox:
         now = time.time()
         try:
             db.execute("BEGIN IMMEDIATE")
-            results = [self._store_one(db, item, now) for item in batch]
+            results = [self._store_isolated(db, item, now) for item in batch]
             db.execute("COMMIT")
         except BaseException as exc:
             if db.in_transaction:
@@ -147,6 +154,20 @@ class Inbox:
             return
         for item, result in zip(batch, results, strict=True):
             item.result = result
+
+    @classmethod
+    def _store_isolated(cls, db: sqlite3.Connection, item: _Item, now: float) -> str:
+        """Store one item inside its own savepoint; a failure is that item's alone."""
+        db.execute("SAVEPOINT item")
+        try:
+            result = cls._store_one(db, item, now)
+        except Exception as exc:
+            db.execute("ROLLBACK TO item")
+            db.execute("RELEASE item")
+            item.error = exc
+            return CONFLICT  # never read: error wins
+        db.execute("RELEASE item")
+        return result
 
     @staticmethod
     def _store_one(db: sqlite3.Connection, item: _Item, now: float) -> str:
@@ -172,7 +193,7 @@ class Inbox:
                 now,
                 item.content_type,
                 digest,
-                item.body.decode("utf-8"),
+                item.text,
                 meta.alert_id,
                 meta.incident_id,
                 meta.type,

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from station.dbfile import refuse_non_database
 from station.errors import StoreError
 from station.model import Alert
 
@@ -151,6 +152,7 @@ class Outbox:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StoreError(f"outbox {self.path}: cannot create its folder: {exc}") from None
+        refuse_non_database(self.path, "outbox")
         try:
             self._db().executescript(_SCHEMA)
         except sqlite3.DatabaseError as exc:

@@ -4,27 +4,31 @@ each one once. It is what a station without a dispatch system runs, and what tes
 ``POST /alerts`` with a Standard Webhooks signature and a JSON alert (or a CAP 1.2
 message); ``GET /healthz``. Answers: 200 stored or duplicate (same webhook-id and
 body again: a retry or a replay inside the time window, acknowledged but not
-stored twice), 400 malformed, 401 bad signature or stale timestamp, 404, 409 a
-reused webhook-id with a different body, 411, 413 too large, 415, 500.
+stored twice), 400 malformed (bad framing, bad JSON or XML, nesting deeper than
+``MAX_JSON_DEPTH``), 401 bad signature or stale timestamp, 404, 408 not sent in
+time, 409 a reused webhook-id with a different body, 411, 413 too large, 415 an
+unsupported media type or charset (JSON must be UTF-8, RFC 8259), 503 too many
+connections, 500 only for the station's own faults. The HTTP side is
+:mod:`station.http_server`.
 """
 
 from __future__ import annotations
 
+import codecs
 import json
 import logging
+import re
 import ssl
-import sys
-import threading
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from email.message import Message
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from station.cap import CAP_NS
 from station.errors import AlertError, SignatureError, StationError
+from station.http_server import HttpError, HttpServer, RequestHead, bind
 from station.inbox import CONFLICT, STORED, Inbox, Received
 from station.model import Alert, format_time, parse_time
 from station.signing import TOLERANCE_S, verify
@@ -32,13 +36,28 @@ from station.signing import TOLERANCE_S, verify
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 1 << 20  # an alert is ~1 KB; evidence images are never inlined
+MAX_JSON_DEPTH = 32  # an alert nests 3 deep; json.loads recurses, so bound it before
 PATH = "/alerts"
-_DRAIN_LIMIT = 8 << 20  # read and drop an oversize body up to this size so the client sees 413
+JSON_TYPES = ("application/json",)
+CAP_TYPES = ("application/cap+xml", "application/xml", "text/xml")
 _CAP_STATUS = {"Alert": "open", "Update": "update", "Cancel": "closed"}
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.S)
+_JSON_BRACKET = re.compile(r"[\[\]{}]")
+_XML_DECL_ENCODING = re.compile(rb"<\?xml\s[^>]*?encoding\s*=\s*[\"']([A-Za-z][\w.:-]*)[\"']")
+_XML_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
 
 
 class Receiver:
-    """Verifies and stores alert webhooks into the SQLite store at ``db_path``."""
+    """Verifies and stores alert webhooks into the SQLite store at ``db_path``.
+
+    ``workers`` bounds the threads that verify and store (the server adds one event-loop
+    thread); ``deadline_s`` is how long a client has to send a whole request."""
 
     def __init__(
         self,
@@ -50,6 +69,9 @@ class Receiver:
         max_body_bytes: int = MAX_BODY_BYTES,
         tolerance_s: int = TOLERANCE_S,
         ssl_context: ssl.SSLContext | None = None,
+        workers: int = 16,
+        deadline_s: float = 15.0,
+        max_connections: int = 2048,
     ) -> None:
         if not keys:
             raise StationError("the receiver needs at least one webhook secret")
@@ -58,50 +80,52 @@ class Receiver:
         self.tolerance_s = tolerance_s
         self.inbox = Inbox(db_path)
         try:
-            self._server = _Server((host, port), _Handler)
+            sock = bind(host, port)
         except OSError as exc:
             self.inbox.close()
             raise StationError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
         self.tls = ssl_context is not None
-        if ssl_context is not None:
-            # the handshake then runs in the connection's own thread, under its timeout
-            self._server.socket = ssl_context.wrap_socket(
-                self._server.socket, server_side=True, do_handshake_on_connect=False
-            )
-        self._server.receiver = self  # type: ignore[attr-defined]
-        self._thread: threading.Thread | None = None
+        self._server = HttpServer(
+            sock,
+            self._respond,
+            max_body_bytes=max_body_bytes,
+            workers=workers,
+            deadline_s=deadline_s,
+            max_connections=max_connections,
+            ssl_context=ssl_context,
+        )
+        self._running = False
 
     @property
     def address(self) -> tuple[str, int]:
-        host, port = self._server.server_address[:2]
+        host, port = self._server.sock.getsockname()[:2]
         return str(host), int(port)
 
     @property
     def url(self) -> str:
         host, port = self.address
+        if ":" in host:
+            host = f"[{host}]"  # an IPv6 literal
         return f"{'https' if self.tls else 'http'}://{host}:{port}{PATH}"
 
     def start(self) -> Receiver:
-        """Serve in a background thread; returns at once."""
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True
-        )
-        self._thread.start()
+        """Serve in a background thread; returns once accepting."""
+        if not self._running:
+            self._server.start()
+            self._running = True
         return self
 
     def serve_forever(self) -> None:
-        """Serve in this thread until interrupted (the CLI's foreground mode)."""
+        """Serve until interrupted (the CLI's foreground mode)."""
+        self.start()
         try:
-            self._server.serve_forever(poll_interval=0.2)
+            while not self._server.wait(0.5):
+                pass
         finally:
             self.close()
 
     def close(self) -> None:
-        if self._thread is not None:
-            self._server.shutdown()
-            self._thread.join(5.0)
-            self._thread = None
-        self._server.server_close()
+        self._server.close()
         self.inbox.close()
 
     def __enter__(self) -> Receiver:
@@ -109,6 +133,15 @@ class Receiver:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def _respond(self, head: RequestHead, body: bytes) -> tuple[int, dict[str, Any]]:
+        if head.method not in ("GET", "POST"):
+            return 501, {"error": f"method {head.method} is not supported: POST alerts to {PATH}"}
+        if head.method == "GET" and head.path == "/healthz":
+            return 200, {"ok": True}
+        if head.method == "POST" and head.path == PATH:
+            return self.handle(head.headers, body)
+        return 404, {"error": f"no such path {head.target}; POST alerts to {PATH}"}
 
     def handle(self, headers: Mapping[str, str], body: bytes) -> tuple[int, dict[str, Any]]:
         """Verify, parse and store one request body; returns (HTTP status, JSON reply)."""
@@ -120,12 +153,12 @@ class Receiver:
             webhook_id = verify(self.keys, headers, body, time.time(), self.tolerance_s)
         except SignatureError as exc:
             return 401, {"error": str(exc)}
-        content_type = (headers.get("content-type") or "").split(";")[0].strip().lower()
+        content_type, charset = _media_type(headers.get("content-type") or "")
         try:
-            if content_type == "application/json":
-                meta = parse_json_alert(body)
-            elif content_type in ("application/cap+xml", "application/xml", "text/xml"):
-                meta = parse_cap_alert(body)
+            if content_type in JSON_TYPES:
+                text, meta = parse_json_alert(body, charset)
+            elif content_type in CAP_TYPES:
+                text, meta = parse_cap_alert(body, charset)
             else:
                 got = content_type or "(none)"
                 return 415, {
@@ -133,8 +166,10 @@ class Receiver:
                 }
         except AlertError as exc:
             return 400, {"error": str(exc)}
+        except HttpError as exc:
+            return exc.status, {"error": str(exc)}
         try:
-            result = self.inbox.store(webhook_id, content_type, body, meta)
+            result = self.inbox.store(webhook_id, content_type, body, text, meta)
         except Exception as exc:  # the sender retries a 5xx
             log.exception("storing webhook %s failed", webhook_id)
             return 500, {"error": f"could not store the alert: {type(exc).__name__}"}
@@ -143,15 +178,37 @@ class Receiver:
         return 200, {"result": result, "webhook_id": webhook_id, "stored": result == STORED}
 
 
-def parse_json_alert(body: bytes) -> Received:
+def _media_type(value: str) -> tuple[str, str | None]:
+    """(lower-case media type, charset parameter or None) from a Content-Type value."""
+    msg = Message()
+    msg["content-type"] = value
+    charset = msg.get_param("charset")
+    return value.split(";")[0].strip().lower(), charset if isinstance(charset, str) else None
+
+
+def parse_json_alert(body: bytes, charset: str | None = None) -> tuple[str, Received]:
+    """The body's text and what it says. JSON on the wire is UTF-8 (RFC 8259 section 8.1)."""
+    if charset is not None and codecs_name(charset) != "utf-8":
+        raise HttpError(415, f"charset {charset}: JSON must be sent as UTF-8 (RFC 8259)")
+    encoding = json.detect_encoding(body)
+    if encoding == "utf-8-sig":
+        raise AlertError("JSON body starts with a byte order mark: send UTF-8 without one")
+    if encoding != "utf-8":
+        raise HttpError(415, f"JSON body is {encoding.upper()}: send UTF-8 (RFC 8259)")
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise AlertError(f"body is not valid UTF-8 (byte {exc.start}): send UTF-8") from None
+    if json_depth(text, MAX_JSON_DEPTH) > MAX_JSON_DEPTH:
+        raise AlertError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels: not an alert")
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise AlertError(f"body is not valid JSON: {exc}") from None
     # Alert.from_dict enforces everything alert.schema.json says (tests hold the two together)
     # at a tenth of jsonschema's cost per request.
-    try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise AlertError(f"body is not valid JSON: {exc}") from None
     alert = Alert.from_dict(data)
-    return Received(
+    return text, Received(
         alert_id=alert.id,
         incident_id=alert.incident_id,
         type=str(alert.type),
@@ -161,118 +218,75 @@ def parse_json_alert(body: bytes) -> Received:
     )
 
 
-def parse_cap_alert(body: bytes) -> Received:
+def json_depth(text: str, stop_after: int) -> int:
+    """How deep the arrays and objects in ``text`` nest (counting stops past ``stop_after``).
+    Strings are skipped first, so brackets inside them do not count."""
+    depth = deepest = 0
+    for match in _JSON_BRACKET.finditer(_JSON_STRING.sub("", text)):
+        depth += 1 if match.group() in "[{" else -1
+        if depth > deepest:
+            deepest = depth
+            if deepest > stop_after:
+                break
+    return deepest
+
+
+def codecs_name(charset: str) -> str | None:
+    """Python's canonical codec name for a charset label, or None when unknown."""
     try:
-        root = ET.fromstring(body)  # expat: no external entities, bounded entity expansion
+        return codecs.lookup(charset).name
+    except LookupError:
+        return None
+
+
+def xml_text(body: bytes, charset: str | None) -> str:
+    """Decode an XML document as XML says (RFC 7303): the charset parameter, else a byte order
+    mark, else the encoding declaration, else UTF-8."""
+    encoding = charset
+    if encoding is None:
+        encoding = next((enc for bom, enc in _XML_BOMS if body.startswith(bom)), None)
+    if encoding is None:
+        match = _XML_DECL_ENCODING.match(body)
+        encoding = match.group(1).decode("ascii") if match else "utf-8"
+    name = codecs_name(encoding)
+    if name is None:
+        raise HttpError(415, f"XML encoding {encoding!r} is not supported: send UTF-8")
+    try:
+        return body.decode(name)
+    except UnicodeDecodeError as exc:
+        raise AlertError(f"body is not valid {encoding} (byte {exc.start})") from None
+    except LookupError:  # a codec that is not a text encoding (rot13, base64...)
+        raise HttpError(415, f"XML encoding {encoding!r} is not supported: send UTF-8") from None
+
+
+def parse_cap_alert(body: bytes, charset: str | None = None) -> tuple[str, Received]:
+    """The body's text and what it says."""
+    text = xml_text(body, charset)
+    try:
+        # the decoded text is parsed, so expat reads it as decoded above (its declaration aside);
+        # expat: no external entities, bounded entity expansion
+        root = ET.fromstring(text.removeprefix("\ufeff"))
     except ET.ParseError as exc:
         raise AlertError(f"body is not well-formed XML: {exc}") from None
     ns = {"cap": CAP_NS}
     if root.tag != f"{{{CAP_NS}}}alert":
         raise AlertError("body is not a CAP 1.2 <alert> (namespace " + CAP_NS + ")")
 
-    def text(path: str, default: str | None = None) -> str:
+    def find(path: str, default: str | None = None) -> str:
         value = root.findtext(path, default, ns)
         if value is None:
             raise AlertError(f"CAP message has no <{path.split(':')[-1]}>")
         return value.strip()
 
-    msg_type = text("cap:msgType")
+    msg_type = find("cap:msgType")
     if msg_type not in _CAP_STATUS:
         raise AlertError(f"CAP msgType {msg_type!r}: expected Alert, Update or Cancel")
-    kind = text("cap:info/cap:eventCode[cap:valueName='waterpatrol']/cap:value", "")
-    return Received(
-        alert_id=text("cap:identifier"),
-        incident_id=text("cap:incidents", "") or text("cap:identifier"),
-        type=kind or text("cap:info/cap:event"),
+    kind = find("cap:info/cap:eventCode[cap:valueName='waterpatrol']/cap:value", "")
+    return text, Received(
+        alert_id=find("cap:identifier"),
+        incident_id=find("cap:incidents", "") or find("cap:identifier"),
+        type=kind or find("cap:info/cap:event"),
         status=_CAP_STATUS[msg_type],
-        sent_at=format_time(parse_time(text("cap:sent"), "sent")),
-        is_test=text("cap:status") == "Test",
+        sent_at=format_time(parse_time(find("cap:sent"), "sent")),
+        is_test=find("cap:status") == "Test",
     )
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        exc = sys.exc_info()[1]
-        if isinstance(exc, ConnectionError | TimeoutError | ssl.SSLError):
-            log.debug("connection from %s dropped: %s", client_address, exc)  # client went away
-        else:
-            log.exception("error serving %s", client_address)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive: a sender reuses its connection
-    disable_nagle_algorithm = True  # headers and body go out as two writes: no 40 ms stall
-    server_version = "waterpatrol-station/0.1"
-    timeout = 15  # seconds a connection may sit idle or dribble a body (bounded, never a hang)
-
-    @property
-    def receiver(self) -> Receiver:
-        return self.server.receiver  # type: ignore[attr-defined,no-any-return]
-
-    def do_GET(self) -> None:
-        if urlsplit(self.path).path == "/healthz":
-            self._reply(200, {"ok": True})
-        else:
-            self._reply(404, {"error": f"no such path {self.path}; alerts are POSTed to {PATH}"})
-
-    def do_POST(self) -> None:
-        if urlsplit(self.path).path != PATH:
-            self._drain_and_close()
-            self._reply(404, {"error": f"no such path {self.path}; POST alerts to {PATH}"})
-            return
-        if "chunked" in (self.headers.get("transfer-encoding") or "").lower():
-            self.close_connection = True
-            self._reply(411, {"error": "send a Content-Length (chunked bodies are not accepted)"})
-            return
-        try:
-            length = int(self.headers.get("content-length") or "")
-        except ValueError:
-            self.close_connection = True
-            self._reply(411, {"error": "missing or invalid Content-Length"})
-            return
-        if length < 0:
-            self.close_connection = True
-            self._reply(400, {"error": "negative Content-Length"})
-            return
-        limit = self.receiver.max_body_bytes
-        if length > limit:
-            self._drain_and_close(length)
-            self._reply(413, {"error": f"body of {length} bytes exceeds the {limit}-byte limit"})
-            return
-        body = self.rfile.read(length)
-        if len(body) != length:
-            self.close_connection = True
-            self._reply(400, {"error": "body shorter than Content-Length"})
-            return
-        status, reply = self.receiver.handle(self.headers, body)
-        self._reply(status, reply)
-
-    def _drain_and_close(self, length: int | None = None) -> None:
-        """Read (and drop) a body we refuse, when small enough, so the client gets our reply."""
-        self.close_connection = True
-        if length is None:
-            try:
-                length = int(self.headers.get("content-length") or 0)
-            except ValueError:
-                return
-        remaining = length if length <= _DRAIN_LIMIT else 0
-        while remaining > 0:
-            chunk = self.rfile.read(min(remaining, 1 << 16))
-            if not chunk:
-                break
-            remaining -= len(chunk)
-
-    def _reply(self, status: int, payload: dict[str, Any]) -> None:
-        data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
-        self.send_response(status)
-        self.send_header("content-type", "application/json")
-        self.send_header("content-length", str(len(data)))
-        if self.close_connection:
-            self.send_header("connection", "close")
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        log.debug("%s %s", self.address_string(), format % args)
