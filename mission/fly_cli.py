@@ -24,15 +24,36 @@ PLAN_SUFFIXES = (".plan",)
 MAX_LAUNCH_DISTANCE_M = 50.0  # default: the vehicle must stand this close to the plan's launch
 
 
-def load_job(path: Path, pattern: str | None = None) -> Any:
-    """A FlightJob from a QGroundControl .plan file, or a key-water file planned now."""
+def load_job(
+    path: Path,
+    pattern: str | None = None,
+    endurance_min: float | None = None,
+    reserve_pct: float | None = None,
+) -> Any:
+    """A FlightJob from a QGroundControl .plan file, or a key-water file planned now.
+
+    The battery check uses the key water's ``vehicle`` settings (a .plan file has
+    none: the defaults of a key-water file); ``endurance_min`` / ``reserve_pct``
+    override them.
+    """
+    from dataclasses import replace
+
+    from geofences.model import VehicleSettings
     from mission.link.job import (
         FlightJob,
         SortieJob,
+        endurance_of,
         estimate_flight_s,
         fence_params_for,
         job_from_plan,
     )
+
+    def battery(vehicle: VehicleSettings) -> Any:
+        if endurance_min is not None:
+            vehicle = replace(vehicle, endurance_min=endurance_min)
+        if reserve_pct is not None:
+            vehicle = replace(vehicle, reserve_pct=reserve_pct)
+        return endurance_of(vehicle)
 
     if path.suffix.lower() in PLAN_SUFFIXES:
         from mission.export import read_plan
@@ -47,11 +68,13 @@ def load_job(path: Path, pattern: str | None = None) -> Any:
             fence=tuple(pf.fence),
             rally=tuple(pf.rally),
             fence_params=fence_params_for(pf.fence, pf.mission),
+            endurance=battery(VehicleSettings()),
         )
     import geofences
     from mission.planner import plan
 
-    return job_from_plan(plan(geofences.load(path), pattern))
+    kw = geofences.load(path)
+    return job_from_plan(plan(kw, pattern), battery(kw.vehicle))
 
 
 class _Display:
@@ -138,7 +161,11 @@ def report_lines(reports: list[Any], indexes: list[int] | None = None) -> list[s
                 if r.track_outside_fence
                 else ""
             ),
-            f"  battery used           {opt(r.battery_used_pct, '%', '.0f')}"
+            f"  flight time            planned {opt(r.planned_s, 's', '.0f')}, "
+            f"flown {opt(r.flown_s, 's', '.0f')} (vehicle clock)",
+            f"  battery                at launch {opt(r.battery_start_pct, '%', '.0f')}, "
+            f"planned use {opt(r.battery_planned_pct, '%', '.0f')}, "
+            f"used {opt(r.battery_used_pct, '%', '.0f')}"
             + (f" ({r.battery_used_mah:.0f} mAh)" if r.battery_used_mah is not None else ""),
             f"  landed from launch     {opt(r.landing_from_launch_m, 'm', '.2f')}",
             f"  wall time              {r.wall_s:.1f} s",
@@ -188,9 +215,38 @@ def fly(
         help="Refuse to upload when the vehicle stands farther than this many metres from "
         "the plan's launch point.",
     ),
+    docked: bool = typer.Option(
+        False,
+        "--docked",
+        help="The vehicle charges at a dock between sorties: wait (up to --charge-timeout) "
+        "until its battery can fly the next sortie instead of asking for a swap.",
+    ),
+    charge_timeout: float = typer.Option(
+        90.0, "--charge-timeout", min=0.0, help="Minutes to wait at the dock with --docked."
+    ),
+    endurance_min: float | None = typer.Option(
+        None,
+        "--endurance-min",
+        min=1.0,
+        help="Minutes a full battery flies (default: the key water's vehicle.endurance_min; "
+        "25 for a .plan file). Each sortie launches only on a battery that covers it.",
+    ),
+    reserve_pct: float | None = typer.Option(
+        None,
+        "--reserve-pct",
+        min=0.0,
+        max=90.0,
+        help="Battery kept in reserve, never planned into a sortie (default: the key "
+        "water's vehicle.reserve_pct; 25 for a .plan file).",
+    ),
     json_out: bool = typer.Option(False, "--json", help="Print the flight report as JSON."),
 ) -> int:
     """Fly a plan: connect, upload and verify fence/rally/mission, arm, AUTO, follow, report.
+
+    Before each sortie the battery the vehicle reports must cover the sortie's
+    estimated use plus the reserve, or the sortie is not launched. Between
+    sorties the operator confirms a battery swap at the prompt (or --docked
+    waits for the dock to charge it).
 
     Exit codes: 0 completed; 1 error; 3 a sortie ended early (fence breach, RTL);
     4 link lost in flight; 130 Ctrl-C (the vehicle was sent home first).
@@ -198,7 +254,7 @@ def fly(
     from mission.cli import emit_json
     from mission.link.errors import LinkError
 
-    full = load_job(path)
+    full = load_job(path, endurance_min=endurance_min, reserve_pct=reserve_pct)
     job = full.only(sortie)
     items = sum(len(s.items) for s in job.sorties)
     summary = {
@@ -226,8 +282,15 @@ def fly(
         connect_timeout_s=min(connect_timeout, ready_timeout),
         ready_timeout_s=ready_timeout,
         max_launch_distance_m=max_launch_distance,
+        docked=docked,
+        charge_timeout_s=charge_timeout * 60.0,
     )
     return _fly_connected(job, len(full.sorties), link, dry_run, json_out, summary)
+
+
+def confirm_swap(text: str) -> None:
+    """Ask the operator at the terminal; returns once they press Enter."""
+    typer.prompt(text, default="", show_default=False)
 
 
 @dataclass(frozen=True)
@@ -236,6 +299,8 @@ class _LinkOptions:
     connect_timeout_s: float
     ready_timeout_s: float
     max_launch_distance_m: float
+    docked: bool = False
+    charge_timeout_s: float = 5400.0
 
 
 def check_launch_distance(job: Any, telemetry: Any, max_m: float) -> float:
@@ -272,6 +337,7 @@ def _fly_connected(
     job: Any, n_planned: int, link: _LinkOptions, dry_run: bool, json_out: bool, summary: dict
 ) -> int:
     from mission.cli import emit_json
+    from mission.link.battery import between_sorties
     from mission.link.connection import open_link
     from mission.link.errors import LinkLost
     from mission.link.flight import prepare
@@ -312,14 +378,22 @@ def _fly_connected(
         code = 0
         reports: list[Any] = []
 
-        def pause(index: int) -> None:
-            # A real vehicle lands with a flat battery: let the operator swap it first.
-            if index != job.sorties[0].index and not json_out and sys.stdin.isatty():
-                typer.prompt(
-                    f"sortie {index}: swap the battery, then press Enter to fly",
-                    default="",
-                    show_default=False,
-                )
+        def pause(conn: Any, index: int) -> None:
+            # A real vehicle lands with a used battery: a swap (or the dock's charge) first.
+            # Without either, fly_job's battery check refuses a pack too low to fly.
+            if index == job.sorties[0].index:
+                return
+            interactive = not json_out and sys.stdin.isatty()
+            between_sorties(
+                conn,
+                index,
+                next(s.est_flight_s for s in job.sorties if s.index == index),
+                job.endurance,
+                docked=link.docked,
+                charge_timeout_s=link.charge_timeout_s,
+                confirm_swap=confirm_swap if interactive else None,
+                say=display.line,
+            )
 
         try:
             with display:

@@ -285,7 +285,7 @@ class Patrol:
 
     ``detector``: a loaded detector (else one is loaded for the stream's frame size);
     ``poses``: the PoseBuffer to feed from the vehicle's telemetry (else a new one);
-    ``before_sortie(index)``: runs before each sortie (a battery swap); ``on_line``
+    ``before_sortie(conn, index)``: runs before each sortie (a battery swap); ``on_line``
     receives one line per notable event (stage, mode change, incident, alert).
     """
 
@@ -297,7 +297,7 @@ class Patrol:
         plan: MissionPlan | None = None,
         detector: PersonDetector | None = None,
         poses: PoseBuffer | None = None,
-        before_sortie: Callable[[int], None] | None = None,
+        before_sortie: Callable[[Connection, int], None] | None = None,
         on_line: Callable[[str], None] | None = None,
     ) -> None:
         from detection.pose import PoseBuffer
@@ -382,7 +382,7 @@ class Patrol:
     def run(self) -> PatrolResult:
         from mission.export import write_all
         from mission.export.summary import as_dict
-        from mission.link.job import job_from_plan
+        from mission.link.job import endurance_of, job_from_plan
         from mission.planner import plan as make_plan
         from station.delivery import Delivery
         from station.outbox import Outbox
@@ -391,7 +391,7 @@ class Patrol:
         self._t0 = time.monotonic()
         out = Path(self.opt.out_dir)
         plan = self._plan or make_plan(self.kw, self.opt.pattern)
-        job = job_from_plan(plan)
+        job = job_from_plan(plan, endurance_of(self.kw.vehicle))
         try:
             (out / "evidence").mkdir(parents=True, exist_ok=True)
         except OSError as exc:

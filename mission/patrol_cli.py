@@ -13,6 +13,7 @@ the vehicle was sent home and followed to the ground.
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -167,9 +168,22 @@ def patrol(
     ready_timeout: float = typer.Option(
         120.0, "--ready-timeout", help="Seconds to wait for GPS fix, EKF position and home."
     ),
+    docked: bool = typer.Option(
+        False,
+        "--docked",
+        help="The vehicle charges at a dock between sorties: wait (up to --charge-timeout) "
+        "until its battery can fly the next sortie instead of asking for a swap.",
+    ),
+    charge_timeout: float = typer.Option(
+        90.0, "--charge-timeout", min=0.0, help="Minutes to wait at the dock with --docked."
+    ),
     json_out: bool = typer.Option(False, "--json", help="Print the final report as JSON."),
 ) -> None:
     """Patrol a key water: plan, upload, fly every sortie, detect, alert dispatch, report.
+
+    No sortie launches on a battery that cannot fly it plus the key water's
+    reserve; between sorties the operator confirms a swap (or --docked waits
+    for the dock to charge the vehicle).
 
     While it flies, one status line shows the sortie, waypoint, mode, battery, video
     rate, open incidents and alerts. Every incident (person in the water, distress,
@@ -179,6 +193,9 @@ def patrol(
     """
     import geofences
     from mission.cli import emit_json
+    from mission.fly_cli import confirm_swap
+    from mission.link.battery import between_sorties
+    from mission.link.job import endurance_of
     from mission.patrol import Patrol, PatrolError, PatrolOptions, new_mission_id
     from mission.patrol_report import report_dict, write_report
     from mission.planner import plan as make_plan
@@ -207,7 +224,24 @@ def patrol(
         ready_timeout_s=ready_timeout,
     )
     view = StatusView(json_out)
-    runner = Patrol(kw, options, plan=plan, on_line=view.line)
+    interactive = not json_out and sys.stdin.isatty()
+    sorties = {s.index: s.est_flight_s for s in plan.sorties}
+
+    def before_sortie(conn: Any, index: int) -> None:
+        if index == plan.sorties[0].index:
+            return
+        between_sorties(
+            conn,
+            index,
+            sorties[index],
+            endurance_of(kw.vehicle),
+            docked=docked,
+            charge_timeout_s=charge_timeout * 60.0,
+            confirm_swap=confirm_swap if interactive else None,
+            say=view.line,
+        )
+
+    runner = Patrol(kw, options, plan=plan, before_sortie=before_sortie, on_line=view.line)
     view.start(runner)
     try:
         result = runner.run()

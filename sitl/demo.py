@@ -708,6 +708,7 @@ def _fly_with_camera(
     from detection.pose import Pose, PoseBuffer
     from mission.patrol import Patrol, PatrolOptions
     from sitl import endpoints
+    from sitl.battery import PackSwap
     from sitl.camera import SyntheticCamera, UdpCameraStream
     from sitl.run import choose_vehicle
     from station.config import Endpoint
@@ -734,10 +735,6 @@ def _fly_with_camera(
             gate.fallback = None  # from now on the camera follows the telemetry only
             say(f"camera streaming {stream.url}; stream delay {delay * 1000:.0f} ms")
 
-            def swap_battery(_index: int) -> None:
-                if kind == "sim":
-                    ep.vehicle.set_battery_remaining(100.0)
-
             options = PatrolOptions(
                 connect=ep.url,
                 source=stream.url,
@@ -755,7 +752,7 @@ def _fly_with_camera(
                 plan=plan,
                 detector=detector,
                 poses=poses,
-                before_sortie=swap_battery,
+                before_sortie=PackSwap(kw.vehicle),
                 on_line=say,
             )
             if on_patrol is not None:

@@ -80,13 +80,14 @@ def fly_key_water(
     """Plan ``path``, start the chosen vehicle at its launch point, fly every sortie."""
     import geofences
     from mission.link.connection import open_link
-    from mission.link.job import fly_job, job_from_plan
+    from mission.link.job import endurance_of, fly_job, job_from_plan
     from mission.link.telemetry import rates_for_speedup
     from mission.planner import plan
     from sitl import endpoints
+    from sitl.battery import PackSwap
 
     kw = geofences.load(path)
-    job = job_from_plan(plan(kw))
+    job = job_from_plan(plan(kw), endurance_of(kw.vehicle))
     kind = choose_vehicle(vehicle)
     speed = speedup if speedup is not None else DEFAULT_SPEEDUP[kind]
     home = (kw.launch.lat, kw.launch.lon, kw.launch.alt_amsl_m)
@@ -98,18 +99,13 @@ def fly_key_water(
             ep.url, ready_timeout_s=max(60.0, 600.0 / speed), rates_hz=rates_for_speedup(speed)
         ) as conn,
     ):
-
-        def swap_battery(_sortie: int) -> None:
-            if kind == "sim":
-                ep.vehicle.set_battery_remaining(100.0)
-
         reports = fly_job(
             conn,
             job,
             speedup=speed,
             on_event=on_event,
             on_stage=on_stage,
-            before_sortie=swap_battery,
+            before_sortie=PackSwap(kw.vehicle),
         )
     return SitlRun(
         kw.id, kw.name, kind, speed, len(job.sorties), time.monotonic() - t0, tuple(reports)

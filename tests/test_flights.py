@@ -19,11 +19,13 @@ import pytest
 import geofences
 from mission.items import Cmd, Frame, MissionItem, MissionType, home_item
 from mission.link import flight
+from mission.link.battery import reset_battery
 from mission.link.connection import Connection, open_link
-from mission.link.errors import LinkLost
-from mission.link.job import FlightJob, SortieJob, fly_job, job_from_plan
+from mission.link.errors import BatteryTooLow, LinkLost
+from mission.link.job import FlightJob, SortieJob, endurance_of, fly_job, job_from_plan
 from mission.link.telemetry import rates_for_speedup
 from mission.planner import plan
+from sitl.battery import PackSwap
 from sitl.endpoints import VehicleEndpoint
 
 SAMPLES = sorted(geofences.sample_paths(), key=lambda p: p.name)
@@ -78,35 +80,53 @@ def _link(ep: VehicleEndpoint, speedup: float, **kw: float) -> Connection:
 @pytest.mark.slow
 @pytest.mark.parametrize("sample", SAMPLES, ids=[p.stem for p in SAMPLES])
 def test_full_flight_of_each_sample_water(vehicle: tuple[str, Start], sample: Path) -> None:
+    """Every sample water flown whole: all waypoints, no breach, home within 1 m, each sortie
+    launched on a pack that covers it (the harness's pack lasts the file's endurance and is
+    swapped between sorties), flown within 10 % of the planner's time."""
     kind, start = vehicle
     kw = geofences.load(sample)
-    job = job_from_plan(plan(kw))
+    job = job_from_plan(plan(kw), endurance_of(kw.vehicle))
     ep = start((kw.launch.lat, kw.launch.lon, kw.launch.alt_amsl_m))
     events: list[object] = []
-
-    def swap_battery(_sortie: int) -> None:
-        if kind == "sim":
-            ep.vehicle.set_battery_remaining(100.0)
-
+    swap = PackSwap(kw.vehicle)
     with _link(ep, SPEEDUP[kind]) as conn:
         reports = fly_job(
             conn,
             job,
             speedup=SPEEDUP[kind],
             on_event=lambda _i, e: events.append(e),
-            before_sortie=swap_battery,
+            before_sortie=swap,
         )
-    assert len(reports) == len(job.sorties)
+    assert len(reports) == len(job.sorties) == swap.swaps
     for r in reports:
         assert r.completed, r.reason
         assert r.waypoints_reached == r.waypoints_total > 2
         assert r.fence_breaches == 0 and r.track_outside_fence == 0
-        assert r.landing_from_launch_m is not None and r.landing_from_launch_m < 3.0
+        assert r.landing_from_launch_m is not None and r.landing_from_launch_m < 1.0
         assert r.max_off_path_m is not None and r.max_off_path_m < 40.0
+        assert r.battery_start_pct is not None and r.battery_planned_pct is not None
+        # whole-percent readings: a full pack reads 99 % after a minute on the ground
+        assert r.battery_start_pct + 1.0 >= r.battery_planned_pct + kw.vehicle.reserve_pct
         assert r.battery_used_pct is not None and r.battery_used_pct > 0
+        assert r.planned_s is not None and r.flown_s is not None
+        assert abs(r.flown_s - r.planned_s) <= 0.10 * r.planned_s, (r.flown_s, r.planned_s)
     assert not any(isinstance(e, flight.FenceBreach) for e in events)
     if kind == "sim":
         assert not ep.vehicle.snapshot().armed
+
+
+def test_a_sortie_never_launches_on_a_short_battery(sim_vehicle_factory) -> None:
+    """The battery check before launch: 40 % cannot fly a sortie needing more with the reserve."""
+    kw = geofences.load(SAMPLES[0])
+    job = job_from_plan(plan(kw), endurance_of(kw.vehicle))
+    ep = sim_vehicle_factory(home=(kw.launch.lat, kw.launch.lon, kw.launch.alt_amsl_m))
+    with _link(ep, FAST_SPEEDUP) as conn:
+        PackSwap(kw.vehicle)(conn, 1)
+        reset_battery(conn, 40.0)
+        with pytest.raises(BatteryTooLow, match=r"reads (39|40) %.*reserve"):
+            fly_job(conn, job, speedup=FAST_SPEEDUP)
+        assert not ep.vehicle.snapshot().armed
+        assert conn.snapshot().mode != "AUTO"
 
 
 # -- short hand-made missions for the fault tests ----------------------------------------

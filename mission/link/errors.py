@@ -80,3 +80,7 @@ class ArmRefused(CommandRejected):
 
 class FlightTimeout(LinkError):
     """A flight did not finish within its time limit; the vehicle was told to return."""
+
+
+class BatteryTooLow(LinkError):
+    """The battery the vehicle reports cannot fly the next sortie with the reserve kept."""

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
+from geofences.model import VehicleSettings
 from mission.items import Cmd, MissionItem
+from mission.link.battery import Endurance, check_launch, need_pct, read_battery_pct
 from mission.link.connection import Connection
 from mission.link.flight import FlightEvent, fly, prepare
 from mission.link.report import FlightReport, FlightTrack, flight_report, planned_path
@@ -36,6 +38,8 @@ class FlightJob:
     fence: tuple[MissionItem, ...] = ()
     rally: tuple[MissionItem, ...] = ()
     fence_params: Mapping[str, float] = field(default_factory=dict)
+    # The battery the plan assumed; each sortie is checked against it before launch.
+    endurance: Endurance | None = None
 
     def only(self, index: int | None) -> FlightJob:
         """The job reduced to sortie ``index`` (1-based); None keeps all."""
@@ -48,10 +52,11 @@ class FlightJob:
             raise LinkError(
                 f"{self.name} has no sortie {index}: choose 1 to {len(self.sorties)} with --sortie"
             )
-        return FlightJob(self.name, self.home, chosen, self.fence, self.rally, self.fence_params)
+        return replace(self, sorties=chosen)
 
 
-def job_from_plan(plan: MissionPlan) -> FlightJob:
+def job_from_plan(plan: MissionPlan, endurance: Endurance | None = None) -> FlightJob:
+    """The plan as a flight job; ``endurance`` (the key water's vehicle) arms the battery check."""
     return FlightJob(
         name=plan.key_water_name or plan.key_water_id,
         home=(plan.home[0], plan.home[1]),
@@ -59,7 +64,12 @@ def job_from_plan(plan: MissionPlan) -> FlightJob:
         fence=tuple(plan.fence),
         rally=tuple(plan.rally),
         fence_params=dict(plan.fence_params),
+        endurance=endurance,
     )
+
+
+def endurance_of(vehicle: VehicleSettings) -> Endurance:
+    return Endurance(vehicle.endurance_min * 60.0, vehicle.reserve_pct)
 
 
 def estimate_flight_s(items: Sequence[MissionItem], home: tuple[float, float]) -> float:
@@ -106,20 +116,26 @@ def fly_job(
     speedup: float = 1.0,
     on_event: Callable[[int, FlightEvent], None] | None = None,
     on_stage: Callable[[int, str], None] | None = None,
-    before_sortie: Callable[[int], None] | None = None,
+    before_sortie: Callable[[Connection, int], None] | None = None,
 ) -> list[FlightReport]:
     """Upload and fly each sortie in turn (fence and rally before the first) and report each.
 
     ``on_stage(sortie, text)`` tells what is happening (uploading, arming ...);
     ``on_event(sortie, event)`` passes on every flight event; ``before_sortie``
-    runs before each sortie (a battery swap). Stops after a sortie that did
-    not complete.
+    ``(conn, index)`` runs before each sortie (a battery swap). With ``job.endurance`` set, no
+    sortie launches on a battery that cannot fly it plus the reserve
+    (BatteryTooLow). Stops after a sortie that did not complete.
     """
     reports = []
     for n, sortie in enumerate(job.sorties):
-        if before_sortie is not None:
-            before_sortie(sortie.index)
         stage = on_stage or (lambda _i, _s: None)
+        if before_sortie is not None:
+            before_sortie(conn, sortie.index)
+        battery_pct = None
+        if job.endurance is not None:
+            stage(sortie.index, "checking the battery")
+            battery_pct = read_battery_pct(conn)
+            check_launch(sortie.index, battery_pct, sortie.est_flight_s, job.endurance)
         stage(sortie.index, "uploading")
         prepare(
             conn,
@@ -152,6 +168,10 @@ def fly_job(
                 completed=ended.completed,
                 reason=ended.reason,
                 wall_s=time.monotonic() - t0,
+                planned_s=sortie.est_flight_s,
+                planned_battery_pct=(
+                    need_pct(sortie.est_flight_s, job.endurance) if job.endurance else None
+                ),
             )
         )
         if not ended.completed:

@@ -33,6 +33,10 @@ class FlightTrack:
     consumed_start_mah: float | None = None
     consumed_end_mah: float | None = None
     final_position: tuple[float, float] | None = None
+    # The vehicle's own clock (time_boot_ms, simulated time on a SITL) at the first
+    # and the last position: the flown time, whatever the speed-up.
+    first_boot_s: float | None = None
+    last_boot_s: float | None = None
 
     def add_position(self, tel: Any) -> None:
         if tel.lat is None or tel.lon is None:
@@ -47,6 +51,16 @@ class FlightTrack:
                 tel.battery_consumed_mah,
             )
         self.positions.append((tel.lat, tel.lon, tel.alt_rel_m or 0.0))
+        if tel.boot_s is not None:
+            if self.first_boot_s is None:
+                self.first_boot_s = tel.boot_s
+            self.last_boot_s = tel.boot_s
+
+    @property
+    def flown_s(self) -> float | None:
+        if self.first_boot_s is None or self.last_boot_s is None:
+            return None
+        return self.last_boot_s - self.first_boot_s
 
     def finish(self, tel: Any) -> None:
         self.battery_end_pct = tel.battery_pct
@@ -69,6 +83,10 @@ class FlightReport:
     landing_from_launch_m: float | None
     track_points: int
     wall_s: float
+    planned_s: float | None = None  # the planner's estimate of the sortie's flight time
+    flown_s: float | None = None  # by the vehicle's clock, lift-off to disarm
+    battery_start_pct: float | None = None
+    battery_planned_pct: float | None = None  # the estimate's share of a full pack
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -121,6 +139,8 @@ def flight_report(
     completed: bool,
     reason: str,
     wall_s: float,
+    planned_s: float | None = None,
+    planned_battery_pct: float | None = None,
 ) -> FlightReport:
     """Compare a flown ``track`` with the mission ``items`` (item 0 = home) and the fence."""
     nav = [
@@ -177,4 +197,8 @@ def flight_report(
         landing_from_launch_m=landing,
         track_points=len(track.positions),
         wall_s=wall_s,
+        planned_s=planned_s,
+        flown_s=track.flown_s,
+        battery_start_pct=track.battery_start_pct,
+        battery_planned_pct=planned_battery_pct,
     )
