@@ -132,9 +132,7 @@ def between_sorties(
     """
     if docked:
         say(f"sortie {sortie}: waiting for the dock to charge the battery")
-        pct = wait_for_charge(
-            conn, sortie, est_flight_s, endurance, timeout_s=charge_timeout_s
-        )
+        pct = wait_for_charge(conn, sortie, est_flight_s, endurance, timeout_s=charge_timeout_s)
         say(f"sortie {sortie}: battery {pct:.0f} %, enough to fly")
     elif confirm_swap is not None:
         need = need_pct(est_flight_s, endurance) + endurance.reserve_pct
