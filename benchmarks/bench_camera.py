@@ -1,20 +1,24 @@
 """Synthetic camera: render time per 1920x1080 frame, and the fps it streams at over UDP.
 
     python -m benchmarks.bench_camera [--frames N] [--seconds S] [--detect ALT,ALT...]
+                                      [--swimmers composed|real|auto]
 
 Render: the sample lake's scene from four kinds of pose (open water, the shore
 with the group, an oblique view with the horizon, a high pass at 120 m), each
-timed over N frames with the camera moving; median and p95 in ms.
+timed over N frames with the camera moving; median and p95 in ms; then a
+crowd of 12 swimmers in one nadir frame from 90 m.
 Stream: ``UdpCameraStream`` at 1920x1080 for S seconds per rate while an
 FFmpeg receiver decodes it on loopback; frames sent, received and skipped.
 ``--detect``: the project's detector (``detection.detector.Detector``, auto
 tiling for the altitude) on a nadir frame over each placed person, recall per
-kind of person (slow: a few seconds per frame on 2 cores).
+kind of person (slow: a few seconds per frame on 2 cores). ``--swimmers``:
+how the people in the water look in the render and detection passes.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import statistics
 import threading
 import time
@@ -37,14 +41,16 @@ LAKE = next(p for p in geofences.sample_paths() if p.stem == "gqc-lake")
 
 def _poses(kind: str, scene, n: int) -> list[Pose]:
     sw = scene.person("swimmer-3")
-    g = scene.person("group-1")
     out = []
     for i in range(n):
         d = 2e-6 * i  # about 0.2 m per frame: a 10 m/s drone at 50 fps of motion
         if kind == "open water":
             out.append(Pose(0.0, sw.lat + d, sw.lon, 50.0, yaw_deg=30.0 + i))
         elif kind == "shore + group":
+            g = scene.person("group-1")
             out.append(Pose(0.0, g.lat - d, g.lon, 50.0, yaw_deg=77.0))
+        elif kind == "12 swimmers":  # all of them in one frame
+            out.append(Pose(0.1 * i, sw.lat + d, sw.lon, 60.0, yaw_deg=10.0))
         elif kind == "oblique":
             out.append(Pose(0.0, sw.lat - 5e-4, sw.lon + d, 40.0, gimbal_pitch_deg=-20.0))
         else:
@@ -52,18 +58,36 @@ def _poses(kind: str, scene, n: int) -> list[Pose]:
     return out
 
 
-def bench_render(n: int) -> None:
+def _crowd(scene):
+    """The scene's swimmers moved onto a 4 x 3 grid, 10 m apart, around swimmer-3."""
+    c = scene.person("swimmer-3")
+    people = tuple(
+        dataclasses.replace(p, lat=c.lat + 9e-5 * (k // 4 - 1), lon=c.lon + 1e-4 * (k % 4 - 1.5))
+        for k, p in enumerate(scene.people)
+    )
+    return dataclasses.replace(scene, people=people)
+
+
+def bench_render(n: int, look: str) -> None:
     kw = geofences.load(LAKE)
-    scene = build_scene(kw, seed=0)
+    scene = build_scene(kw, seed=0, swimmer_look=look)
     t0 = time.perf_counter()
     assets = default_assets()
     print(f"assets (cut-outs, textures): {1000 * (time.perf_counter() - t0):.0f} ms once")
+    if scene.swimmers == "real":
+        t0 = time.perf_counter()
+        n_real = len(assets.real_swimmers)
+        took = 1000 * (time.perf_counter() - t0)
+        print(f"real swimmers: {n_real} cut-outs in {took:.0f} ms (cache; ~5 s the first time)")
+    crowd = _crowd(build_scene(kw, 0, swimmers=12, group_size=0, walkers=0, swimmer_look=look))
+    print(f"swimmers drawn: {scene.swimmers}")
     print(f"{'render 1920x1080':<18} {'median ms':>10} {'p95 ms':>8} {'people':>7}")
-    for kind in ("open water", "shore + group", "oblique", "120 m"):
+    for kind in ("open water", "shore + group", "oblique", "120 m", "12 swimmers"):
         times, people = [], 0
-        for pose in _poses(kind, scene, n):
+        sc = crowd if kind == "12 swimmers" else scene
+        for pose in _poses(kind, sc, n):
             t = time.perf_counter()
-            fr = render(scene, kw.patrol.camera, pose, assets=assets)
+            fr = render(sc, kw.patrol.camera, pose, assets=assets)
             times.append(1000 * (time.perf_counter() - t))
             people = max(people, len(fr.people))
         times.sort()
@@ -114,7 +138,7 @@ def _receive(source, received: list[float], stop: threading.Event) -> None:
             return
 
 
-def bench_detect(altitudes: list[float]) -> None:
+def bench_detect(altitudes: list[float], look: str) -> None:
     from detection.detector import Detector
 
     kw = geofences.load(LAKE)
@@ -129,7 +153,7 @@ def bench_detect(altitudes: list[float]) -> None:
         times = []
         false = 0
         for seed in (0, 1):
-            scene = build_scene(kw, seed)
+            scene = build_scene(kw, seed, swimmer_look=look)
             for p in scene.people:
                 fr = render(scene, cam, Pose(0.0, p.lat + 2e-5, p.lon - 2e-5, alt, yaw_deg=60.0))
                 t = time.perf_counter()
@@ -165,11 +189,14 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=5.0, help="streaming time per rate")
     ap.add_argument("--rates", default="10,25", help="stream rates to try, comma-separated")
     ap.add_argument("--detect", default="", help="altitudes (m) for the detection pass, e.g. 30,50")
+    ap.add_argument(
+        "--swimmers", default="composed", choices=("composed", "real", "auto"), help="their look"
+    )
     args = ap.parse_args()
-    bench_render(args.frames)
+    bench_render(args.frames, args.swimmers)
     bench_stream(args.seconds, [float(r) for r in args.rates.split(",") if r])
     if args.detect:
-        bench_detect([float(a) for a in args.detect.split(",")])
+        bench_detect([float(a) for a in args.detect.split(",")], args.swimmers)
 
 
 if __name__ == "__main__":

@@ -21,6 +21,22 @@ _FILE = typer.Argument(
     ..., help="Key-water file (YAML or GeoJSON), e.g. geofences/samples/gqc-lake.yaml"
 )
 _SEED = typer.Option(0, help="Places the people: the same seed gives the same scene")
+_SWIMMERS = typer.Option(
+    "auto",
+    help="How people in the water look: real (swimmers cut out of the train split of "
+    "../shared/data/aerial-people), composed (upright photographed people) or auto "
+    "(real when that data is there, else composed)",
+)
+
+
+def _swimmer_look(text: str) -> str:
+    from sitl.camera.swimmers import LOOKS
+
+    if text not in LOOKS:
+        raise typer.BadParameter(
+            f"{text!r}: choose one of {', '.join(LOOKS)}", param_hint="--swimmers"
+        )
+    return text
 
 
 def _size(text: str | None) -> tuple[int, int] | None:
@@ -55,11 +71,13 @@ def camera(
         None, help="Write each frame's ground truth (who is where) to this JSON Lines file"
     ),
     json_out: bool = typer.Option(False, "--json", help="Print one JSON document when it stops"),
+    swimmers: str = _SWIMMERS,
 ) -> None:
     """Stream what a vehicle's camera would see over FILE, following its telemetry.
 
     The scene is FILE's water with swimmers (one waving), a group on the shore
-    and walkers on land, placed from --seed. Watch it with
+    and walkers on land, placed from --seed; --swimmers real draws the people in
+    the water from real drone footage (heads, shoulders, arms, splashes). Watch it with
     a player (ffplay, VLC: udp://127.0.0.1:5600) or detect on it with
     `waterpatrol detect udp://127.0.0.1:5600 --telemetry ...`.
     """
@@ -67,10 +85,11 @@ def camera(
     from detection.pose import MavlinkPoseFeed, PoseBuffer
     from sitl.camera import SyntheticCamera, UdpCameraStream, build_scene, parse_udp
 
+    look = _swimmer_look(swimmers)
     host, port = parse_udp(udp)
     frame_size = _size(size)
     kw = geofences.load(file)
-    scene = build_scene(kw, seed)
+    scene = build_scene(kw, seed, swimmer_look=look)
     buffer = PoseBuffer()
     feed = MavlinkPoseFeed(connect, buffer).start()
     cam = SyntheticCamera(scene, kw.patrol.camera, buffer.at, size=frame_size, truth_log=truth)
@@ -78,7 +97,8 @@ def camera(
     w, h = cam.size
     if not json_out:
         typer.echo(
-            f"camera over {kw.id} ({len(scene.people)} people, seed {seed}) following {connect}: "
+            f"camera over {kw.id} ({len(scene.people)} people, {scene.swimmers} swimmers, "
+            f"seed {seed}) following {connect}: "
             f"streaming {stream.url} at {fps:g} fps, {w}x{h}; Ctrl-C to stop"
         )
     stopped = "duration"
@@ -129,19 +149,21 @@ def scene(
         None, help="Folder to write a PNG of each person seen from the patrol altitude"
     ),
     json_out: bool = typer.Option(False, "--json", help="Print the scene as one JSON document"),
+    swimmers: str = _SWIMMERS,
 ) -> None:
     """List the people the synthetic camera places around FILE: who, where, in the water or not."""
     import geofences
     from sitl.camera import build_scene
 
+    look = _swimmer_look(swimmers)
     kw = geofences.load(file)
-    sc = build_scene(kw, seed)
+    sc = build_scene(kw, seed, swimmer_look=look)
     written = _pictures(sc, kw, pictures) if pictures else []
     doc = sc.to_json() | {"pictures": written}
     if json_out:
         typer.echo(json.dumps(doc, indent=2))
         return
-    typer.echo(f"{kw.id}, seed {seed}: {len(sc.people)} people")
+    typer.echo(f"{kw.id}, seed {seed}: {len(sc.people)} people, {sc.swimmers} swimmers")
     for p in sc.people:
         where = "water" if p.in_water else "land"
         typer.echo(f"  {p.id:<10} {p.kind:<15} {p.lat:.7f},{p.lon:.7f}  {where}")

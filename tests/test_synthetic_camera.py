@@ -439,7 +439,8 @@ def test_scene_command_lists_and_pictures(tmp_path):
     )
     assert out.exit_code == 0, out.output
     doc = json.loads(out.output)
-    assert doc["people"] == build_scene(LAKE, 2).to_json()["people"]
+    # the CLI's default look is "auto": real swimmers where ../shared has them
+    assert doc["people"] == build_scene(LAKE, 2, swimmer_look="auto").to_json()["people"]
     assert len(doc["pictures"]) == len(doc["people"])
     img = cv2.imread(doc["pictures"][0])
     assert img.shape == (1080, 1920, 3)

@@ -7,6 +7,11 @@ callback (the vehicle's telemetry) in time; ``frames`` iterates it in-process,
 ``SyntheticCameraSource`` feeds it to the detection pipeline as a live source,
 and ``UdpCameraStream`` publishes it as H.264 MPEG-TS over UDP on loopback.
 
+People in the water are drawn "composed" (upright photographed people, the
+default for now) or "real" (swimmers cut out of the train split of
+../shared/data/aerial-people: ``build_scene(..., swimmer_look="real"|"auto")``,
+``waterpatrol sitl camera|scene --swimmers``); see ``sitl.camera.scene``.
+
 Conventions (position, altitude above the water, attitude, gimbal) are those of
 ``detection.pose.Pose`` and ``detection.georef``.
 """

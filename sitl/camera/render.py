@@ -14,10 +14,14 @@ rendered person gives back their position. Per frame:
 3. each person near the view is pasted as an upright sprite (a billboard: the
    detector knows upright people) whose bottom centre is their projected
    position, as tall as their body length at the local scale; people in the
-   water show their lower body faded through it.
+   water show their lower body faded through it. When the scene's swimmers
+   are "real" (``Scene.swimmers``), people in the water are instead real
+   swimmers cut out of drone footage, lying flat on the water, partly under
+   it, with wake and splashes (``sitl.camera.swimming``): their box's centre,
+   not its bottom, is their position.
 
 Pure computation over ``Assets`` (textures and sprites, made once from the
-photographs in ``sitl.camera.people``).
+photographs in ``sitl.camera.people``; real swimmers from ``sitl.camera.swimmers``).
 """
 
 from __future__ import annotations
@@ -38,8 +42,10 @@ from detection.pose import Pose
 from geofences.camera import Camera
 from geofences.projection import LocalProjection
 from sitl.camera import people as photos
+from sitl.camera import swimmers as footage
 from sitl.camera.errors import CameraError
 from sitl.camera.scene import Person, Scene
+from sitl.camera.swimming import draw as draw_swimmer
 from sitl.camera.textures import SAND_BGR, SKY_BGR, Texture, land_texture, water_texture
 
 _WGS84 = Geod(ellps="WGS84")
@@ -59,6 +65,7 @@ class VisiblePerson:
     in_water: bool
     box_xyxy: tuple[float, float, float, float]  # visible pixels (alpha > 0.5), clipped
     foot_px: tuple[float, float]  # their position projected: the box's bottom centre
+    # (upright people) or its centre (real swimmers)
     height_px: float  # body length in pixels (raised arms not counted)
     visible_fraction: float  # share of the sprite inside the frame
 
@@ -88,7 +95,12 @@ class Assets:
     """Ground textures and person sprites; sprites are cached per person and size."""
 
     def __init__(
-        self, seed: int = 0, *, water: Texture | None = None, land: Texture | None = None
+        self,
+        seed: int = 0,
+        *,
+        water: Texture | None = None,
+        land: Texture | None = None,
+        swimmers: tuple[footage.SwimmerCutout, ...] | None = None,
     ) -> None:
         self.water: Texture = water or water_texture(seed)
         self.land: Texture = land or land_texture(seed)
@@ -101,9 +113,17 @@ class Assets:
             "land_walker": standing,
         }
         self.water_bgr = self.water.levels[-1].reshape(-1, 3).mean(axis=0)
+        self._real = swimmers
         self._sprites: collections.OrderedDict[tuple[str, int, bool], np.ndarray] = (
             collections.OrderedDict()
         )
+
+    @property
+    def real_swimmers(self) -> tuple[footage.SwimmerCutout, ...]:
+        """Swimmers cut out of real footage, loaded at first use (cached on disk)."""
+        if self._real is None:
+            self._real = footage.default_cutouts()
+        return self._real
 
     def sprite(self, person: Person, height_px: int, mirrored: bool) -> np.ndarray:
         """The person's BGRA sprite, trimmed to alpha > 127, body ``height_px`` rows long."""
@@ -195,13 +215,22 @@ def _apply(h: np.ndarray, pts: np.ndarray) -> np.ndarray:
     return p[:, :2] / p[:, 2:3]
 
 
-def _px_per_m(g: np.ndarray, e: np.ndarray, n: np.ndarray) -> np.ndarray:
-    """Local scale of the ground->image homography (sqrt of its Jacobian's determinant)."""
+def _jacobian(g: np.ndarray, e: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """The ground->image homography's Jacobian d(u, v)/d(e, n) at each point: (2, 2, N)."""
     p = g @ np.vstack([e, n, np.ones_like(e)])
     u, v, z = p[0] / p[2], p[1] / p[2], p[2]
-    du_de, du_dn = (g[0, 0] - u * g[2, 0]) / z, (g[0, 1] - u * g[2, 1]) / z
-    dv_de, dv_dn = (g[1, 0] - v * g[2, 0]) / z, (g[1, 1] - v * g[2, 1]) / z
-    return np.sqrt(np.abs(du_de * dv_dn - du_dn * dv_de))
+    return np.array(
+        [
+            [(g[0, 0] - u * g[2, 0]) / z, (g[0, 1] - u * g[2, 1]) / z],
+            [(g[1, 0] - v * g[2, 0]) / z, (g[1, 1] - v * g[2, 1]) / z],
+        ]
+    )
+
+
+def _px_per_m(g: np.ndarray, e: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """Local scale of the ground->image homography (sqrt of its Jacobian's determinant)."""
+    j = _jacobian(g, e, n)
+    return np.sqrt(np.abs(j[0, 0] * j[1, 1] - j[0, 1] * j[1, 0]))
 
 
 def _texture(tex: Texture, gsd_m: float, to_ground: np.ndarray, xy0, size) -> np.ndarray:
@@ -330,6 +359,7 @@ def _paste_people(
     v = np.where(front, p[1] / np.where(front, z, 1.0), -1e9)
     on_ground = front & (down[0] * u + down[1] * v + down[2] >= HORIZON_EPS)
     scale = np.where(on_ground, _px_per_m(g, e, n), 0.0)
+    real = scene.swimmers == "real"
     rot = camera_to_ned(pose)
     right_heading = math.degrees(math.atan2(rot[1, 0], rot[0, 0]))  # image-right, from north
     seen = []
@@ -340,6 +370,26 @@ def _paste_people(
             continue
         reach = 2.5 * body_px  # a sprite with raised arms is about twice its body tall
         if not (-reach < u[i] < w + reach and -reach < v[i] < h + reach):
+            continue
+        if real and person.in_water:
+            cuts = assets.real_swimmers
+            cut = cuts[person.variant % len(cuts)]
+            jac = _jacobian(g, e[i : i + 1], n[i : i + 1])[..., 0]
+            drawn = draw_swimmer(image, cut, person, jac, (u[i], v[i]), pose.t)
+            if drawn is not None:
+                seen.append(
+                    VisiblePerson(
+                        id=person.id,
+                        kind=person.kind,
+                        lat=person.lat,
+                        lon=person.lon,
+                        in_water=True,
+                        box_xyxy=drawn.box_xyxy,
+                        foot_px=(float(u[i]), float(v[i])),
+                        height_px=float(body_px),
+                        visible_fraction=drawn.visible_fraction,
+                    )
+                )
             continue
         mirrored = math.cos(math.radians(person.heading_deg - right_heading)) < 0
         sprite = assets.sprite(person, max(2, round(body_px)), mirrored)

@@ -13,15 +13,25 @@ a body length and a look (which photograph it is drawn from).
   when there is one (where people gather to swim);
 - walkers on land, ``WALKER_SHORE_M`` from the water.
 
+``swimmer_look`` says how the people in the water are drawn: "composed"
+(today's default: the upright photographed people of ``sitl.camera.people``,
+which the current detector finds), "real" (swimmers cut out of real drone
+footage, ``sitl.camera.swimmers``: heads, shoulders and arms, partly under
+water, at a width of ``SWIM_WIDTH_M``) or "auto" (real when that footage is
+there, composed otherwise, with the reason logged). The scene keeps the
+answer (``Scene.swimmers``). Real swimmers' widths and looks come from their
+own random stream, so a seed places everyone where it always did.
+
 ``seen`` (a lon/lat area, e.g. ``coverage_of(plan)``) keeps everyone where
-the camera will look. Pure computation.
+the camera will look. Pure computation, but for "auto" and "real", which look
+for the footage on disk (``swimmers.choose_look``).
 """
 
 from __future__ import annotations
 
 import functools
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -31,6 +41,7 @@ from shapely.geometry import MultiPolygon, Point
 from geofences.model import KeyWater
 from geofences.projection import LocalProjection
 from sitl.camera.errors import SceneError
+from sitl.camera.swimmers import LOOKS, choose_look
 
 PersonKind = Literal["swimmer", "swimmer_waving", "shore_group", "land_walker"]
 KINDS: tuple[str, ...] = ("swimmer", "swimmer_waving", "shore_group", "land_walker")
@@ -43,6 +54,8 @@ GROUP_SPAN_M = 7.0  # every two members of the group within this distance
 WALKER_SHORE_M = (10.0, 22.0)
 WALKER_APART_M = 25.0
 BODY_M = (1.6, 1.85)
+SWIM_WIDTH_M = (0.5, 0.8)  # a real swimmer across the shoulders (life jackets the wider)
+DEFAULT_SWIMMER_LOOK = "composed"  # "auto" once the real-footage detector is the default
 _TRIES = 4000
 
 
@@ -56,6 +69,8 @@ class Person:
     height_m: float  # body length
     look: int  # which photograph (an index the renderer reduces modulo its looks)
     gain: float = 1.0  # brightness of the photograph
+    width_m: float = 0.65  # across the shoulders: the size a real swimmer is drawn at
+    variant: int = 0  # which real cut-out, and how it moves (reduced modulo what there is)
 
     @property
     def in_water(self) -> bool:
@@ -80,6 +95,7 @@ class Scene:
     people: tuple[Person, ...]
     seed: int = 0
     hotspots: tuple[str, ...] = field(default=())
+    swimmers: str = "composed"  # how people in the water are drawn: "real" or "composed"
 
     @functools.cached_property
     def rings_lonlat(self) -> tuple[tuple[np.ndarray, ...], ...]:
@@ -102,8 +118,15 @@ class Scene:
         return {
             "key_water": self.key_water_id,
             "seed": self.seed,
-            "people": [p.to_json() for p in self.people],
+            "swimmers": self.swimmers,
+            "people": [
+                p.to_json() | ({"width_m": round(p.width_m, 2)} if self._real(p) else {})
+                for p in self.people
+            ],
         }
+
+    def _real(self, p: Person) -> bool:
+        return p.in_water and self.swimmers == "real"
 
 
 def coverage_of(path_lonlat: list[tuple[float, float]], width_m: float) -> shapely.Geometry:
@@ -127,6 +150,7 @@ def build_scene(
     group_size: int = 5,
     walkers: int = 3,
     seen: shapely.Geometry | None = None,
+    swimmer_look: str = DEFAULT_SWIMMER_LOOK,
 ) -> Scene:
     """People around ``kw`` (see the module docstring); the same seed gives the same scene."""
     for name, n, low in (("swimmers", swimmers, 1), ("group_size", group_size, 0)):
@@ -136,6 +160,9 @@ def build_scene(
         raise SceneError(f"group_size={group_size}: a group needs at least 2 people (or 0)")
     if walkers < 0 or walkers > 50:
         raise SceneError(f"walkers={walkers} must be between 0 and 50")
+    if swimmer_look not in LOOKS:
+        raise SceneError(f"swimmer_look={swimmer_look!r}: choose one of {', '.join(LOOKS)}")
+    look = choose_look(swimmer_look)
     rng = np.random.default_rng(seed)
     c = kw.water.centroid
     proj = LocalProjection.around(c.y, c.x)
@@ -198,7 +225,18 @@ def build_scene(
             raise SceneError(f"{kw.id}: no room on land for {walkers} walkers")
         taken.append(xy)
         add("land_walker", i + 1, *xy)
-    return Scene(kw.id, kw.water, tuple(people), seed, tuple(h.name for h in kw.hotspots))
+    # a stream of its own: the draws above (and so every position) do not depend on the look
+    extra = np.random.default_rng([seed, 7])
+    people = [
+        replace(
+            p,
+            width_m=float(extra.uniform(*SWIM_WIDTH_M)),
+            variant=int(extra.integers(2**31)),
+        )
+        for p in people
+    ]
+    hot_names = tuple(h.name for h in kw.hotspots)
+    return Scene(kw.id, kw.water, tuple(people), seed, hot_names, look)
 
 
 _PREFIX = {

@@ -1,4 +1,4 @@
-"""Ground textures: a lake surface and grassy land, as seamless tiles anchored to the ground.
+"""Ground textures: a water surface and grassy land, as seamless tiles anchored to the ground.
 
 Each tile repeats every ``TILE_PX * TILE_RES_M`` metres in both directions
 (every noise field is periodic by construction: filtered in the Fourier
@@ -57,24 +57,31 @@ def _pyramid(tile: np.ndarray) -> Texture:
     return Texture(tuple(np.ascontiguousarray(t) for t in levels))
 
 
+def _wind_field(rng: np.random.Generator, n: int, along_px: float, across_px: float) -> np.ndarray:
+    """Periodic noise stretched along x (the wind's chop: crests longer than they are apart)."""
+    white = rng.standard_normal((n, n))
+    f = np.fft.fftfreq(n)
+    spectrum = np.exp(-((f[None, :] * along_px) ** 2 + (f[:, None] * across_px) ** 2) * 2.0)
+    smooth = np.fft.ifft2(np.fft.fft2(white) * spectrum).real
+    return ((smooth - smooth.mean()) / (smooth.std() + 1e-9)).astype(np.float32)
+
+
 def water_texture(seed: int = 0, n: int = TILE_PX) -> Texture:
-    """A lake seen from above: slow colour drift, wind ripples, fine chop, a few glints."""
+    """Open water seen from above, as drone footage shows it: an even olive green (the
+    SeaDronesSee frames' colour), slow drift, faint wind chop with crests a little longer
+    than they are apart and a few sparse glints; low contrast, as video compression leaves it."""
     rng = np.random.default_rng([seed, 1])
-    yy, xx = np.mgrid[0:n, 0:n].astype(np.float32)
     drift = _periodic_field(rng, n, 160.0)
-    warp = _periodic_field(rng, n, 40.0)
-    # ripples ~1.3 m long: a whole number of waves across the tile in x and y
-    kx, ky = int(rng.integers(24, 34)), int(rng.integers(8, 16))
-    phase = 2 * np.pi * (kx * xx + ky * yy) / n
-    ripple = np.sin(phase + 2.2 * warp) * (0.65 + 0.35 * _periodic_field(rng, n, 60.0))
-    chop = _periodic_field(rng, n, 3.0)
-    deep = np.array([98.0, 102.0, 62.0], np.float32)  # BGR: a murky green-grey lake
-    shallow = np.array([118.0, 128.0, 92.0], np.float32)
+    chop = _wind_field(rng, n, 9.0, 5.0)  # texels: about 0.35 m along, 0.2 m across
+    swell = _wind_field(rng, n, 40.0, 28.0)
+    fine = _periodic_field(rng, n, 1.5)
+    deep = np.array([102.0, 136.0, 116.0], np.float32)  # BGR
+    shallow = np.array([116.0, 150.0, 128.0], np.float32)
     mix = np.clip(0.5 + 0.3 * drift, 0.0, 1.0)[..., None]
     img = deep * (1.0 - mix) + shallow * mix
-    img += (6.0 * ripple + 1.5 * chop)[..., None]
-    glint = (ripple > 0.95) & (rng.random((n, n)) < 0.08)
-    img[glint] += 55.0
+    img += (3.0 * chop + 2.0 * swell + 0.8 * fine)[..., None]
+    glint = (chop > 2.4) & (rng.random((n, n)) < 0.06)
+    img[glint] += 22.0
     return _pyramid(np.clip(img, 0, 255).astype(np.uint8))
 
 
