@@ -1,7 +1,7 @@
 """The test vehicles' battery: sized like the plan's aircraft, swapped between sorties.
 
 A SITL (and the simulated vehicle, which draws what SITL draws) flies a stock
-3300 mAh pack: at SITL's ~28 A that is about 7 minutes, while a key water's
+3300 mAh pack: at SITL's ~30 A that is about 6.5 minutes, while a key water's
 aircraft flies ``vehicle.endurance_min`` (25 by default). The harness sets
 BATT_CAPACITY so a full pack lasts that endurance at SITL's cruise draw, and
 "swaps" the battery with MAV_CMD_BATTERY_RESET, the way ArduPilot allows, so
@@ -14,13 +14,10 @@ from geofences.model import VehicleSettings
 from mission.link import params
 from mission.link.battery import reset_battery
 from mission.link.connection import Connection
-
-# SITL's mean draw over the pond's flight (1840 mAh in 237.5 s simulated, climb,
-# 10 m/s legs and descent included), ArduCopter 4.7 SITL with ../shared/sitl/copter.parm.
-SITL_DRAW_A = 27.9
+from sitl.sim.battery import CRUISE_A  # SITL's draw at 10 m/s, which the sim copies
 
 
-def pack_mah(vehicle: VehicleSettings, draw_a: float = SITL_DRAW_A) -> int:
+def pack_mah(vehicle: VehicleSettings, draw_a: float = CRUISE_A) -> int:
     """BATT_CAPACITY for a pack that lasts ``vehicle.endurance_min`` at ``draw_a``."""
     return round(draw_a * vehicle.endurance_min * 60.0 / 3.6)
 

@@ -51,10 +51,10 @@ def test_offset_and_distance_are_inverse(bearing, dist, lat, lon):
 def test_a_100_m_leg_takes_accelerate_cruise_decelerate_time():
     target = offset(*HOME, 90.0, 100.0)
     end, t, track = fly_to(Pose(*HOME, 30.0), *target, 30.0)
-    # 4 s to reach 10 m/s (20 m), 6 s cruise (60 m), 4 s to stop (20 m)
-    assert 13.5 < t < 15.5
+    # jerk-limited as SITL: ~6.5 s to reach 10 m/s, ~6 s and a slow last metre to stop
+    assert 18.0 < t < 21.5
     assert max(p.ground_speed for p in track) <= 10.0 + 1e-9
-    assert (end.lat, end.lon) == target
+    assert distance_bearing(end.lat, end.lon, *target)[0] < 0.01
 
 
 def test_climb_and_move_follow_a_straight_line():
@@ -91,19 +91,22 @@ def test_never_overshoots_and_respects_limits(bearing, dist, alt):
 
 def test_turn_exit_speed():
     assert turn_exit_speed(10.0, 90.0, 90.0) == 10.0
-    assert turn_exit_speed(10.0, 0.0, 60.0) == pytest.approx(5.0)
-    assert turn_exit_speed(10.0, 350.0, 20.0) == pytest.approx(10.0 * math.cos(math.radians(30)))
+    assert turn_exit_speed(10.0, 0.0, 60.0) == pytest.approx(2.5)  # cos^2, as SITL slows
+    assert turn_exit_speed(10.0, 350.0, 20.0) == pytest.approx(
+        10.0 * math.cos(math.radians(30)) ** 2
+    )
     assert turn_exit_speed(10.0, 0.0, 90.0) == 0.0
     assert turn_exit_speed(10.0, 0.0, 180.0) == 0.0
 
 
-def test_battery_lasts_about_25_minutes_at_cruise():
+def test_battery_draws_what_sitl_draws_at_cruise():
     b = batt.Battery(capacity_mah=3300)
-    cruise = batt.draw_a(armed=True, flying=True, ground_speed=8.0, climb_rate=0.0)
+    cruise = batt.draw_a(armed=True, flying=True, ground_speed=10.0, climb_rate=0.0)
+    assert cruise == pytest.approx(batt.CRUISE_A)  # SITL: 30.5 A at 10 m/s
     minutes = b.capacity_mah / cruise * 60 / 1000
-    assert 22 < minutes < 28
+    assert 6 < minutes < 7  # SITL's stock 3300 mAh pack
     half = batt.drain(b, cruise, minutes * 60 / 2)
     assert half.remaining_pct == pytest.approx(50.0, abs=0.5)
     assert 12.6 > half.voltage_v > batt.drain(b, cruise, minutes * 60 * 0.9).voltage_v > 10.5
-    assert batt.draw_a(False, False, 0, 0) < batt.draw_a(True, False, 0, 0) < cruise
+    assert batt.draw_a(False, False, 0, 0) <= batt.draw_a(True, False, 0, 0) < cruise
     assert batt.with_remaining(b, 20).remaining_pct == pytest.approx(20.0)

@@ -101,7 +101,12 @@ class Result(IntEnum):
 
 
 SEV_CRITICAL, SEV_WARNING, SEV_NOTICE, SEV_INFO = 2, 4, 5, 6
-LAND_DETECT_S = 1.0  # ArduPilot's land detector needs about a second on the ground
+# Measured on SITL (4.7.0-dev): MISSION_ITEM_REACHED for the RTL item 1.9-2.0 s after
+# touchdown; the climb starts ~3.2 s after MISSION_START (motors spool up from 0 A);
+# RTL pauses ~2 s before it returns when no climb is needed.
+LAND_DETECT_S = 2.0
+TAKEOFF_SPOOL_S = 3.0
+RTL_START_S = 2.0
 FORCE_MAGIC = 21196
 
 # AP_Mission verifies these itself: no MISSION_ITEM_REACHED for them.
@@ -148,6 +153,7 @@ class _Rtl:
     dest: tuple[float, float]
     alt_m: float
     loiter_until: float = 0.0
+    started: float = 0.0  # simulated time the RTL began
 
 
 @dataclass
@@ -598,8 +604,12 @@ class Autopilot:
             return  # waits for MISSION_START on the ground
         if item.command == Cmd.NAV_TAKEOFF:
             target = max(self._item_alt(item), 1.0) if item.z else max(self.pose.alt_m, 1.0)
+            if run.reached_at is None:
+                run.reached_at = self.t  # here: when the take-off began
             if self.pose.alt_m >= target - 0.05:
                 self._nav_complete(seq, item)
+            elif self.landed and self.t - run.reached_at < TAKEOFF_SPOOL_S:
+                pass  # spooling up on the ground
             else:
                 self._move(self.pose.lat, self.pose.lon, target, dt)
         elif item.command == Cmd.NAV_RETURN_TO_LAUNCH:
@@ -675,12 +685,13 @@ class Autopilot:
             phase=phase,
             dest=self._rtl_destination(),
             alt_m=max(alt, self.pose.alt_m if phase == "land" else 1.0),
+            started=self.t,
         )
 
     def _fly_rtl(self, rtl: _Rtl, dt: float) -> bool:
         """Advance an RTL; True once landed and the land detector has fired."""
         if rtl.phase == "climb":
-            if self.pose.alt_m >= rtl.alt_m - 0.1:
+            if self.pose.alt_m >= rtl.alt_m - 0.1 and self.t - rtl.started >= RTL_START_S:
                 rtl.phase = "return"
             else:
                 self._move(self.pose.lat, self.pose.lon, rtl.alt_m, dt)

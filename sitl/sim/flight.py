@@ -19,6 +19,15 @@ from pyproj import Geod
 
 GEOD = Geod(ellps="WGS84")
 
+# Fitted to ArduCopter 4.7 SITL's speed profiles (stock WPNAV_ACCEL 250, WPNAV_JERK 1):
+# it takes ~5 s from 3.3 to 9.9 m/s (peak ~2 m/s/s) and ~5 s to stop from 10 m/s.
+JERK_XY = 1.0  # m/s/s/s, WPNAV_JERK
+STOP_JERK_XY = 2.0  # the jerk that plans a stop: the controller's lag softens it to ~5 s
+BRAKE_JERK_XY = 4.0  # m/s/s/s: how fast the tracker may start braking
+STOP_LEAD_S = 0.8  # s: plan the stop from where the vehicle will be once the braking bites
+VEL_GAIN = 2.0  # 1/s: acceleration asked per m/s of velocity error (PSC_VELXY_P)
+STOP_ACCEL_Z = 0.6  # m/s/s: SITL eases into a target altitude at about sqrt(1.2 d) m/s
+
 
 @dataclass(frozen=True)
 class Pose:
@@ -29,6 +38,8 @@ class Pose:
     ve: float = 0.0
     vu: float = 0.0
     yaw_deg: float = 0.0
+    an: float = 0.0  # horizontal acceleration north/east, m/s/s (limited by the jerk)
+    ae: float = 0.0
 
     @property
     def ground_speed(self) -> float:
@@ -42,6 +53,7 @@ class Limits:
     speed_down: float
     accel_xy: float  # m/s/s
     accel_z: float
+    jerk_xy: float = JERK_XY  # m/s/s/s: how fast the horizontal acceleration may change
 
 
 def distance_bearing(lat1: float, lon1: float, lat2: float, lon2: float) -> tuple[float, float]:
@@ -57,9 +69,30 @@ def offset(lat: float, lon: float, bearing_deg: float, dist_m: float) -> tuple[f
 
 
 def turn_exit_speed(speed: float, leg_in_deg: float, leg_out_deg: float) -> float:
-    """Speed allowed through a waypoint between legs: full straight on, zero at 90 deg or more."""
+    """Speed through a waypoint between legs: full straight on, zero at 90 deg or more.
+
+    cos^2 of the turn, as SITL's S-curves slow for corners (10 m/s legs: 5.2 m/s
+    through a 41 deg turn, 2.2 m/s through 57 deg).
+    """
     turn = abs((leg_out_deg - leg_in_deg + 180.0) % 360.0 - 180.0)
-    return max(0.0, speed * math.cos(math.radians(turn))) if turn < 90.0 else 0.0
+    return max(0.0, speed * math.cos(math.radians(turn)) ** 2) if turn < 90.0 else 0.0
+
+
+def stop_speed(dist: float, exit_speed: float, accel: float, jerk: float) -> float:
+    """Fastest speed from which a jerk-limited S-curve slows to ``exit_speed`` within ``dist``."""
+
+    def need(v: float) -> float:  # distance to slow from v to exit_speed, from zero accel
+        dv = v - exit_speed
+        t = dv / accel + accel / jerk if dv >= accel * accel / jerk else 2.0 * math.sqrt(dv / jerk)
+        return 0.5 * (v + exit_speed) * t
+
+    lo, hi = exit_speed, exit_speed + 50.0
+    if need(hi) <= dist:
+        return hi
+    for _ in range(30):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if need(mid) <= dist else (lo, mid)
+    return lo
 
 
 def _limit(desired: float, current: float, max_change: float) -> float:
@@ -87,26 +120,43 @@ def step_towards(
     else:
         want_xy = dist_xy / t
         want_z = dz / t
-    # slow down in time to leave the target at exit_speed (sqrt(v^2 + 2ad))
-    want_xy = min(want_xy, math.sqrt(exit_speed**2 + 2.0 * limits.accel_xy * dist_xy))
-    want_z = math.copysign(min(abs(want_z), math.sqrt(2.0 * limits.accel_z * abs(dz))), dz)
+    # slow down in time to leave the target at exit_speed (a jerk-limited S-curve)
+    if want_xy > exit_speed:
+        stop_jerk = max(limits.jerk_xy, STOP_JERK_XY)
+        ahead = max(0.0, dist_xy - STOP_LEAD_S * pose.ground_speed)  # the tracker's lag
+        want_xy = min(want_xy, stop_speed(ahead, exit_speed, limits.accel_xy, stop_jerk))
+    stop_z = min(limits.accel_z, STOP_ACCEL_Z)
+    want_z = math.copysign(min(abs(want_z), math.sqrt(2.0 * stop_z * abs(dz))), dz)
 
-    rad = math.radians(bearing)
-    dv_max = limits.accel_xy * dt
-    dvn, dve = want_xy * math.cos(rad) - pose.vn, want_xy * math.sin(rad) - pose.ve
-    mag = math.hypot(dvn, dve)
-    if mag > dv_max > 0:
-        dvn, dve = dvn * dv_max / mag, dve * dv_max / mag
-    vn, ve = pose.vn + dvn, pose.ve + dve
+    # Along the leg: speed error -> acceleration, at most accel_xy, no more than the jerk can
+    # take back to zero by the time the error is gone (sqrt(2 J e): no overshoot), changing
+    # at most jerk_xy per second. Across it: plain P on the sideways speed, so the vehicle
+    # never circles a point it passed beside.
+    un, ue = math.cos(math.radians(bearing)), math.sin(math.radians(bearing))
+    v_along = pose.vn * un + pose.ve * ue
+    err = want_xy - v_along
+    a_want = math.copysign(
+        min(limits.accel_xy, math.sqrt(2.0 * limits.jerk_xy * abs(err)), VEL_GAIN * abs(err)), err
+    )
+    a_prev = pose.an * un + pose.ae * ue
+    # braking may bite harder than the speed-up ramps (SITL stops from 10 m/s in ~5 s)
+    jerk = limits.jerk_xy if a_want > a_prev else max(limits.jerk_xy, BRAKE_JERK_XY)
+    a_along = a_prev + max(-jerk * dt, min(jerk * dt, a_want - a_prev))
+    side_n, side_e = pose.vn - v_along * un, pose.ve - v_along * ue
+    side = math.hypot(side_n, side_e)
+    k_side = min(VEL_GAIN, limits.accel_xy / side) if side > 1e-9 else 0.0
+    an, ae = a_along * un - k_side * side_n, a_along * ue - k_side * side_e
+    vn, ve = pose.vn + an * dt, pose.ve + ae * dt
     vu = _limit(want_z, pose.vu, limits.accel_z * dt)
 
     speed = math.hypot(vn, ve)
     step_xy = speed * dt
-    if step_xy >= dist_xy and (want_xy > 0.0 or dist_xy < 1e-6):
+    if dist_xy < 0.01 or (step_xy >= dist_xy and want_xy > 0.0):  # within 1 cm: there
         new_lat, new_lon = lat, lon  # arrive this step; leave at no more than exit_speed
         if speed > exit_speed:
             scale = exit_speed / speed
             vn, ve = vn * scale, ve * scale
+            an, ae = an * scale, ae * scale
     elif step_xy > 0.0:
         new_lat, new_lon = offset(pose.lat, pose.lon, math.degrees(math.atan2(ve, vn)), step_xy)
     else:
@@ -117,9 +167,20 @@ def step_towards(
     else:
         new_alt = pose.alt_m + step_z
     yaw = math.degrees(math.atan2(ve, vn)) % 360.0 if math.hypot(vn, ve) > 0.5 else pose.yaw_deg
-    return replace(pose, lat=new_lat, lon=new_lon, alt_m=new_alt, vn=vn, ve=ve, vu=vu, yaw_deg=yaw)
+    return replace(
+        pose,
+        lat=new_lat,
+        lon=new_lon,
+        alt_m=new_alt,
+        vn=vn,
+        ve=ve,
+        vu=vu,
+        yaw_deg=yaw,
+        an=an,
+        ae=ae,
+    )
 
 
 def settle_on_ground(pose: Pose) -> Pose:
     """Touchdown: altitude 0 and no velocity."""
-    return replace(pose, alt_m=0.0, vn=0.0, ve=0.0, vu=0.0)
+    return replace(pose, alt_m=0.0, vn=0.0, ve=0.0, vu=0.0, an=0.0, ae=0.0)
