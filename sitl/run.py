@@ -2,9 +2,10 @@
 
 The vehicle is ArduPilot SITL when a binary is found (ARDUPILOT_SITL or
 ``arducopter`` on PATH), else the built-in simulated vehicle; ``--vehicle``
-chooses. Between sorties the simulated vehicle gets a fresh battery (the
-operator's battery swap). Exit codes: 0 every sortie completed with no fence
-breach; 3 a sortie did not complete or the fence was breached; 1 an error.
+chooses. The vehicle's pack is sized to the file's endurance and swapped for
+a full one before each sortie (sitl/battery.py), as an operator would. Exit
+codes: 0 every sortie completed, every waypoint reached, no fence breach; 3 a
+sortie fell short of that; 1 an error.
 """
 
 from __future__ import annotations
@@ -51,9 +52,13 @@ class SitlRun:
 
     @property
     def passed(self) -> bool:
-        """Every planned sortie completed, and neither the vehicle nor the track left the fence."""
+        """Every planned sortie completed with every waypoint reached, and neither the
+        vehicle nor the track left the fence."""
         return len(self.reports) == self.sorties_planned and all(
-            r.completed and r.fence_breaches == 0 and r.track_outside_fence == 0
+            r.completed
+            and r.waypoints_reached == r.waypoints_total
+            and r.fence_breaches == 0
+            and r.track_outside_fence == 0
             for r in self.reports
         )
 
