@@ -26,16 +26,13 @@ def build_keywater(doc: dict[str, Any], source: str, file_stem: str) -> KeyWater
     Without an ``id`` key the id is derived from ``file_stem`` (the file name).
     """
     kw_id = str(doc["id"]) if "id" in doc else derive_id(file_stem, source)
-    launch = doc["launch"]
+    launches = [_launch(p) for p in _as_list(doc["launch"])]
     return KeyWater(
         id=kw_id,
         name=str(doc.get("name", kw_id)),
         water=parse_area(doc["water"], "water", source),
-        launch=Launch(
-            lat=float(launch["lat"]),
-            lon=float(launch["lon"]),
-            alt_amsl_m=float(launch.get("alt_amsl_m", 0.0)),
-        ),
+        launch=launches[0],
+        extra_launches=tuple(launches[1:]),
         priority=int(doc.get("priority", 3)),
         no_fly=tuple(
             NoFlyZone(z["name"], parse_polygon(z["geometry"], f"no_fly[{i}].geometry", source))
@@ -54,6 +51,19 @@ def build_keywater(doc: dict[str, Any], source: str, file_stem: str) -> KeyWater
         rules=RuleSettings(**_numbers(RuleSettings, doc.get("rules") or {})),
         sample=bool(doc.get("sample", False)),
         source=source,
+    )
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _launch(point: dict[str, Any]) -> Launch:
+    return Launch(
+        lat=float(point["lat"]),
+        lon=float(point["lon"]),
+        alt_amsl_m=float(point.get("alt_amsl_m", 0.0)),
+        name=str(point.get("name", "")),
     )
 
 

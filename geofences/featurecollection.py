@@ -61,7 +61,7 @@ def to_document(
     doc: dict[str, Any] = dict(settings)
     origins[""] = (src, "")
     waters: list[tuple[int, dict[str, Any]]] = []
-    launches: list[int] = []
+    launches: list[dict[str, Any]] = []  # several: docks and shore access points
     no_fly: list[dict[str, Any]] = []
     hotspots: list[dict[str, Any]] = []
     for i, feature in enumerate(data["features"]):
@@ -71,24 +71,20 @@ def to_document(
         if role == "water":
             waters.append((i, geometry))
         elif role == "launch":
-            launches.append(i)
-            if len(launches) > 1:
-                raise KeyWaterFileError(
-                    src,
-                    at,
-                    f"a second launch point (the first is features[{launches[0]}]); keep one",
-                )
+            n = len(launches)
             lon, lat = parse_position(
                 geometry.get("coordinates"), f"{at}.geometry.coordinates", src
             )
             launch: dict[str, Any] = {"lat": lat, "lon": lon}
             if "alt_amsl_m" in props:
                 launch["alt_amsl_m"] = props["alt_amsl_m"]
-            doc["launch"] = launch
+            if name:
+                launch["name"] = name
+            launches.append(launch)
             origins.update(
                 {
-                    "launch": (src, at),
-                    "launch.alt_amsl_m": (src, f"{at}.properties.alt_amsl_m"),
+                    f"launch[{n}]": (src, at),
+                    f"launch[{n}].alt_amsl_m": (src, f"{at}.properties.alt_amsl_m"),
                 }
             )
         elif role == "no_fly":
@@ -117,6 +113,11 @@ def to_document(
             "no feature with properties.role 'launch'; add the take-off point on the shore as "
             "a Point feature with role: launch",
         )
+    # One launch point keeps the single form (and its field names in messages).
+    doc["launch"] = launches[0] if len(launches) == 1 else launches
+    if len(launches) == 1:
+        origins["launch"] = origins.pop("launch[0]")
+        origins["launch.alt_amsl_m"] = origins.pop("launch[0].alt_amsl_m")
     doc["water"] = _water(waters, origins, src)
     if no_fly:
         doc["no_fly"] = no_fly

@@ -19,6 +19,7 @@ class Launch:
     lat: float
     lon: float
     alt_amsl_m: float = 0.0
+    name: str = ""  # e.g. "north dock"; empty for a single launch point
 
 
 @dataclass(frozen=True)
@@ -84,7 +85,7 @@ class KeyWater:
     id: str
     name: str
     water: MultiPolygon  # holes are islands
-    launch: Launch
+    launch: Launch  # the first (or only) launch point: the plan's reference and map centre
     priority: int = 3
     no_fly: tuple[NoFlyZone, ...] = ()
     hotspots: tuple[Hotspot, ...] = ()
@@ -93,6 +94,12 @@ class KeyWater:
     rules: RuleSettings = field(default_factory=RuleSettings)
     sample: bool = False  # sample geometry, not a surveyed shoreline
     source: str = ""  # the file it came from
+    extra_launches: tuple[Launch, ...] = ()  # further docks / shore access points, if any
+
+    @property
+    def launches(self) -> tuple[Launch, ...]:
+        """Every launch point, the first one first."""
+        return (self.launch, *self.extra_launches)
 
 
 def _default_camera() -> Camera:

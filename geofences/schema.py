@@ -64,8 +64,14 @@ def check_document(doc: Any, source: str) -> None:
             f"{_kind(doc)}",
         )
     _check_finite(doc, [], source, set())
-    _check_launch_order(doc.get("launch"), source)
-    errors = sorted(_validator().iter_errors(doc), key=lambda e: _RANK.get(e.validator, 2))
+    launch = doc.get("launch")
+    if isinstance(launch, list):
+        for i, point in enumerate(launch):
+            _check_launch_order(point, source, f"launch[{i}]")
+    else:
+        _check_launch_order(launch, source)
+    errors = [e for err in _validator().iter_errors(doc) for e in _branch_errors(err)]
+    errors.sort(key=lambda e: _RANK.get(e.validator, 2))
     if errors:
         err = errors[0]
         path = list(err.absolute_path)
@@ -91,7 +97,19 @@ def _check_finite(value: Any, path: list[str | int], source: str, seen: set[int]
             _check_finite(item, [*path, i], source, seen)
 
 
-def _check_launch_order(launch: Any, source: str) -> None:
+def _branch_errors(err: ValidationError) -> list[ValidationError]:
+    """A ``oneOf`` of a mapping or a list (``launch``) is reported from the branch the value
+    took, so a bad latitude reads as one, not as "not valid under any schema"."""
+    if err.validator != "oneOf" or not err.context:
+        return [err]
+    branch = 1 if isinstance(err.instance, list) else 0
+    if not isinstance(err.instance, dict | list):
+        return [err]
+    picked = [e for e in err.context if e.relative_schema_path[0] == branch]
+    return [e for sub in picked for e in _branch_errors(sub)] or [err]
+
+
+def _check_launch_order(launch: Any, source: str, where: str = "launch") -> None:
     """A latitude outside -90..90 beside a longitude that would be a valid latitude: swapped."""
     if not isinstance(launch, dict):
         return
@@ -100,7 +118,7 @@ def _check_launch_order(launch: Any, source: str) -> None:
     if numbers and abs(lat) > 90.0 and abs(lon) <= 90.0 and abs(lat) <= 180.0:
         raise KeyWaterFileError(
             source,
-            "launch.lat",
+            f"{where}.lat",
             f"latitude {lat} is outside -90..90 and the longitude {lon} would be a valid "
             f"latitude: lat and lon look swapped (lat {lon}, lon {lat})",
         )
@@ -127,6 +145,10 @@ def _problem(err: ValidationError) -> str:
     match err.validator:
         case "additionalProperties":
             return _unknown_keys(err)
+        case "oneOf":
+            return f"must be a mapping or a list of mappings, got {_kind(value)}" + (
+                f"; {hint}" if hint else ""
+            )
         case "required":
             missing = [k for k in err.validator_value if k not in value]
             keys = " and ".join(repr(k) for k in missing)

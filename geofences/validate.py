@@ -14,7 +14,7 @@ import shapely
 from shapely.geometry import MultiPolygon
 
 from geofences.errors import KeyWaterFileError
-from geofences.model import KeyWater
+from geofences.model import KeyWater, Launch
 from geofences.projection import LocalProjection
 
 MAX_LAUNCH_DISTANCE_M = 500.0
@@ -49,9 +49,20 @@ def _swap(geom: shapely.Geometry) -> shapely.Geometry | None:
     return swapped
 
 
+def _launch_field(kw: KeyWater, i: int) -> str:
+    return "launch" if not kw.extra_launches else f"launch[{i}]"
+
+
 def _check_launch(kw: KeyWater, proj: LocalProjection, water_m: MultiPolygon) -> None:
+    for i, point in enumerate(kw.launches):
+        _check_one_launch(kw, point, _launch_field(kw, i), proj, water_m)
+
+
+def _check_one_launch(
+    kw: KeyWater, point: Launch, field: str, proj: LocalProjection, water_m: MultiPolygon
+) -> None:
     src = kw.source
-    launch = shapely.Point(kw.launch.lon, kw.launch.lat)
+    launch = shapely.Point(point.lon, point.lat)
     dist = _distance_m(proj, launch, water_m)
     if dist <= MAX_LAUNCH_DISTANCE_M:
         return
@@ -64,15 +75,15 @@ def _check_launch(kw: KeyWater, proj: LocalProjection, water_m: MultiPolygon) ->
             "water.coordinates",
             "the water and the launch point only lie together with lat and lon exchanged: "
             "either the water positions are written [lat, lon] (GeoJSON positions are "
-            f"[lon, lat]: swap each pair), or the launch point is (lat {kw.launch.lon}, "
-            f"lon {kw.launch.lat})",
+            f"[lon, lat]: swap each pair), or the launch point is (lat {point.lon}, "
+            f"lon {point.lat})",
         )
     far = "thousands of kilometres" if math.isinf(dist) else f"{dist:.0f} m"
     raise KeyWaterFileError(
         src,
-        "launch",
+        field,
         f"the launch point is {far} from the water; it must be within "
-        f"{MAX_LAUNCH_DISTANCE_M:.0f} m (on the shore): check launch.lat and launch.lon "
+        f"{MAX_LAUNCH_DISTANCE_M:.0f} m (on the shore): check {field}.lat and {field}.lon "
         "against the water outline",
     )
 
@@ -93,13 +104,14 @@ def _check_no_fly(
                 f"(water + fence_margin_m = {kw.patrol.fence_margin_m:g} m), so it would "
                 "have no effect; check its coordinates or delete it",
             )
-        if shapely.contains(zone_m, proj.geom_to_m(shapely.Point(kw.launch.lon, kw.launch.lat))):
-            raise KeyWaterFileError(
-                src,
-                "launch",
-                f"the launch point lies inside no-fly zone {zone.name!r}; move the launch "
-                "point out of it",
-            )
+        for k, point in enumerate(kw.launches):
+            if shapely.contains(zone_m, proj.geom_to_m(shapely.Point(point.lon, point.lat))):
+                raise KeyWaterFileError(
+                    src,
+                    _launch_field(kw, k),
+                    f"the launch point lies inside no-fly zone {zone.name!r}; move the launch "
+                    "point out of it",
+                )
     blocked = shapely.union_all([proj.geom_to_m(z.polygon) for z in kw.no_fly])
     free = shapely.area(shapely.difference(water_m, blocked))
     if free < MIN_FREE_WATER_FRACTION * shapely.area(water_m):

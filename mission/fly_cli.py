@@ -239,6 +239,12 @@ def fly(
         help="Battery kept in reserve, never planned into a sortie (default: the key "
         "water's vehicle.reserve_pct; 25 for a .plan file).",
     ),
+    station: str | None = typer.Option(
+        None,
+        "--station",
+        help="Station alerts URL (as for patrol --dispatch): send it a signed status report "
+        "about once a second (secret from WATERPATROL_WEBHOOK_SECRET) for its live map.",
+    ),
     json_out: bool = typer.Option(False, "--json", help="Print the flight report as JSON."),
 ) -> int:
     """Fly a plan: connect, upload and verify fence/rally/mission, arm, AUTO, follow, report.
@@ -284,6 +290,7 @@ def fly(
         max_launch_distance_m=max_launch_distance,
         docked=docked,
         charge_timeout_s=charge_timeout * 60.0,
+        station=station,
     )
     return _fly_connected(job, len(full.sorties), link, dry_run, json_out, summary)
 
@@ -301,6 +308,7 @@ class _LinkOptions:
     max_launch_distance_m: float
     docked: bool = False
     charge_timeout_s: float = 5400.0
+    station: str | None = None  # alerts URL of a station to send status reports to
 
 
 def check_launch_distance(job: Any, telemetry: Any, max_m: float) -> float:
@@ -319,14 +327,16 @@ def check_launch_distance(job: Any, telemetry: Any, max_m: float) -> float:
         lat, lon, what = telemetry.home[0], telemetry.home[1], "home position"
     else:
         raise LinkError("the vehicle reports no position; wait for a GPS fix and try again")
-    proj = LocalProjection.around(job.home[0], job.home[1])
-    hx, hy = proj.to_xy(job.home[1], job.home[0])
+    # the first sortie's own launch where the plan has several
+    home = job.sorties[0].home or job.home
+    proj = LocalProjection.around(home[0], home[1])
+    hx, hy = proj.to_xy(home[1], home[0])
     vx, vy = proj.to_xy(lon, lat)
     dist = math.hypot(vx - hx, vy - hy)
     if dist > max_m:
         raise LinkError(
             f"the vehicle's {what} (lat {lat:.6f}, lon {lon:.6f}) is {dist:.0f} m from the "
-            f"launch point of {job.name} (lat {job.home[0]:.6f}, lon {job.home[1]:.6f}), more "
+            f"launch point of {job.name} (lat {home[0]:.6f}, lon {home[1]:.6f}), more "
             f"than {max_m:g} m: carry it to the launch point (or plan from where it stands; "
             "--max-launch-distance changes the limit); nothing was uploaded"
         )
@@ -342,6 +352,7 @@ def _fly_connected(
     from mission.link.errors import LinkLost
     from mission.link.flight import prepare
     from mission.link.job import fly_job
+    from mission.status_report import fly_reporter
 
     display = _Display(json_out, n_planned)
     display.line(
@@ -395,6 +406,7 @@ def _fly_connected(
                 say=display.line,
             )
 
+        reporter = fly_reporter(link.station, conn, job.name)
         try:
             with display:
                 reports = fly_job(
@@ -406,6 +418,9 @@ def _fly_connected(
         except LinkLost as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(EXIT_LINK_LOST) from None
+        finally:
+            if reporter is not None:
+                reporter.stop()
         if code == 0 and (len(reports) < len(job.sorties) or not all(r.completed for r in reports)):
             code = EXIT_EARLY
         indexes = [s.index for s in job.sorties]

@@ -14,6 +14,21 @@ class Sortie:
     path_lonlat: tuple[tuple[float, float], ...]  # flown survey path, launch to last waypoint
     length_m: float
     est_flight_s: float
+    # The launch point this sortie takes off from and lands at (lat, lon, alt_amsl_m), and
+    # its index in MissionPlan.launches; item 0 (home) is there too.
+    home: tuple[float, float, float] | None = None
+    launch: int = 0
+
+
+@dataclass(frozen=True)
+class UnplannedPart:
+    """Water the plan leaves unflown (only with allow_partial), and why."""
+
+    part: int  # 1-based index of the polygon in the file's water
+    area_km2: float
+    reason: str
+    centre: tuple[float, float]  # lat, lon
+    outlines_lonlat: tuple[tuple[tuple[float, float], ...], ...]  # outer rings, lon/lat
 
 
 @dataclass(frozen=True)
@@ -32,6 +47,16 @@ class PlanSummary:
     # What coverage_pct is a share of: "water" (survey, corridor), or "shore band" for the
     # shoreline pattern, which watches one swath along every bank, not the open water.
     coverage_of: str = "water"
+    # The least any plan could need (planning/bounds.py): sorties and lanes + commutes.
+    lower_bound_sorties: int = 0
+    lower_bound_km: float = 0.0
+    launches: int = 1
+    unplanned: tuple[UnplannedPart, ...] = ()
+
+    @property
+    def bound_ratio(self) -> float | None:
+        """Path length over its lower bound (1.0 would be a perfect plan)."""
+        return self.path_km / self.lower_bound_km if self.lower_bound_km > 0 else None
 
 
 @dataclass(frozen=True)
@@ -47,3 +72,5 @@ class MissionPlan:
     summary: PlanSummary
     # FENCE_* and failsafe parameters to set (and read back) before arming
     fence_params: dict[str, float] = field(default_factory=dict)
+    # Every launch point (lat, lon, alt_amsl_m), ``home`` first; sorties name theirs.
+    launches: tuple[tuple[float, float, float], ...] = ()

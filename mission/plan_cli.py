@@ -36,6 +36,12 @@ def plan(
         callback=_check_pattern,
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the summaries as JSON."),
+    allow_partial: bool = typer.Option(
+        False,
+        "--allow-partial",
+        help="Plan what can be flown and name the water left out (and why) in the summary, "
+        "the map and the JSON, instead of failing.",
+    ),
 ) -> None:
     """Plan a patrol of each key water: .plan, .waypoints, GeoJSON, a PNG map and a summary.
 
@@ -62,7 +68,7 @@ def plan(
     results = []
     for kw in _refuse_shared_ids(loaded, out, fail):
         try:
-            mp = plan_water(kw, pattern)
+            mp = plan_water(kw, pattern, allow_partial=allow_partial)
             written = write_all(mp, kw, out)
         except MissionError as exc:
             fail(str(exc))

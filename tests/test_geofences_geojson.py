@@ -225,11 +225,27 @@ def test_no_launch_feature(tmp_path: Path) -> None:
     assert "role 'launch'" in err.problem
 
 
-def test_two_launch_features(tmp_path: Path) -> None:
+def test_two_launch_features_are_two_launch_points(tmp_path: Path) -> None:
     data = lake_collection()
-    data["features"].append(copy.deepcopy(data["features"][0]))
+    dock = copy.deepcopy(data["features"][0])
+    lon, lat = dock["geometry"]["coordinates"]
+    dock["geometry"]["coordinates"] = [lon + 0.0005, lat]
+    dock["properties"]["name"] = "east dock"
+    data["features"].append(dock)
+    kw = geofences.load(write(tmp_path, data))
+    assert len(kw.launches) == 2
+    assert kw.launches[1].name == "east dock"
+    assert kw.launches[1].lon == pytest.approx(lon + 0.0005)
+    assert kw.launch.lon == pytest.approx(lon)
+
+
+def test_a_far_second_launch_feature_is_named_by_its_index(tmp_path: Path) -> None:
+    data = lake_collection()
+    far = copy.deepcopy(data["features"][0])
+    far["geometry"]["coordinates"][1] += 0.5  # 55 km north
+    data["features"].append(far)
     err = fails(write(tmp_path, data))
-    assert err.field == "features[4]"
+    assert err.field.startswith("features[4]") or err.field == "launch[1]"
 
 
 def test_no_water_feature(tmp_path: Path) -> None:

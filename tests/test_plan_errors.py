@@ -157,6 +157,10 @@ def test_fly_sortie_2_reports_sortie_2(monkeypatch: pytest.MonkeyPatch, tmp_path
             battery_used_mah=None,
             landing_from_launch_m=None,
             wall_s=1.0,
+            planned_s=None,
+            flown_s=None,
+            battery_start_pct=None,
+            battery_planned_pct=None,
         ),
     )
     assert report_lines([report], [2])[0].startswith("sortie 2: completed")

@@ -64,8 +64,18 @@ def feature_collection(plan: MissionPlan, keywater: KeyWater) -> dict[str, Any]:
             )
         )
 
-    lat, lon, alt = plan.home
-    features.append(_feature(Point(lon, lat), kind="launch", alt_amsl_m=alt))
+    for i, (lat, lon, alt) in enumerate(plan.launches or (plan.home,)):
+        features.append(_feature(Point(lon, lat), kind="launch", index=i, alt_amsl_m=alt))
+    for u in plan.summary.unplanned:
+        features.append(
+            _feature(
+                shapely.MultiPolygon([shapely.Polygon(r) for r in u.outlines_lonlat]),
+                kind="unplanned",
+                part=u.part,
+                area_km2=u.area_km2,
+                reason=u.reason,
+            )
+        )
     for i, r in enumerate(plan.rally):
         features.append(_feature(Point(r.lon, r.lat), kind="rally", index=i, alt_rel_m=r.z))
 
@@ -80,6 +90,7 @@ def feature_collection(plan: MissionPlan, keywater: KeyWater) -> dict[str, Any]:
                 LineString(sortie.path_lonlat),
                 kind="path",
                 sortie=sortie.index,
+                launch=sortie.launch,
                 length_m=sortie.length_m,
                 est_flight_s=sortie.est_flight_s,
                 items=len(sortie.items),

@@ -89,6 +89,19 @@ def render_png(
         ax, nofly, fc=(0.84, 0.1, 0.11, 0.15), ec=NOFLY, lw=1.0, label="no-fly", z=3, hatch="//"
     )
 
+    # Water the plan leaves unflown (--allow-partial) is marked, never silently dropped.
+    unplanned = [to_m(Polygon(ring)) for u in plan.summary.unplanned for ring in u.outlines_lonlat]
+    _add_polygons(
+        ax,
+        unplanned,
+        fc=(0.5, 0.5, 0.5, 0.45),
+        ec=NOFLY,
+        lw=1.2,
+        label="not planned",
+        z=3,
+        hatch="xx",
+    )
+
     spots = [to_m(h.geometry).buffer(h.radius_m) for h in keywater.hotspots]
     _add_polygons(ax, spots, fc=(0.94, 0.71, 0.0, 0.25), ec=HOTSPOT, lw=1.5, label="hotspot", z=3)
     for spot, h in zip(spots, keywater.hotspots, strict=True):
@@ -145,16 +158,17 @@ def render_png(
 
     # The launch is a hollow triangle under the rally markers: the planner's rally point
     # is usually the launch itself, and a filled launch marker would hide it.
+    launches = [proj.to_xy(lon, lat) for lat, lon, _ in (plan.launches or (plan.home,))]
     ax.scatter(
-        [0],
-        [0],
+        [x - ox for x, _ in launches],
+        [y - oy for _, y in launches],
         marker="^",
         s=260,
         facecolors="none",
         edgecolors="black",
         linewidths=2.0,
         zorder=7,
-        label="launch",
+        label="launch" if len(launches) == 1 else "launch points",
     )
     if plan.rally:
         rxy = [(x - ox, y - oy) for x, y in (proj.to_xy(r.lon, r.lat) for r in plan.rally)]

@@ -21,10 +21,14 @@ def as_dict(plan: MissionPlan) -> dict[str, Any]:
         "pattern": plan.pattern,
         "altitude_m": plan.altitude_m,
         "home": {"lat": plan.home[0], "lon": plan.home[1], "alt_amsl_m": plan.home[2]},
-        "summary": asdict(plan.summary),
+        "launches": [
+            {"lat": lat, "lon": lon, "alt_amsl_m": alt} for lat, lon, alt in _launches(plan)
+        ],
+        "summary": {**asdict(plan.summary), "bound_ratio": plan.summary.bound_ratio},
         "sorties": [
             {
                 "index": s.index,
+                "launch": s.launch,
                 "items": len(s.items),
                 "waypoints": sum(1 for it in s.items[1:] if it.has_position),
                 "length_m": s.length_m,
@@ -44,6 +48,10 @@ def as_dict(plan: MissionPlan) -> dict[str, Any]:
     }
 
 
+def _launches(plan: MissionPlan) -> tuple[tuple[float, float, float], ...]:
+    return plan.launches or (plan.home,)
+
+
 def as_line(plan: MissionPlan) -> str:
     """The headline numbers on one line (the preview map's subtitle)."""
     s = plan.summary
@@ -52,7 +60,8 @@ def as_line(plan: MissionPlan) -> str:
         f"{s.turns} turns · {format_duration(s.est_flight_s)} · {s.sorties} "
         f"{'sortie' if s.sorties == 1 else 'sorties'} · coverage {s.coverage_pct:.1f} % of the "
         f"{s.coverage_of} · "
-        f"spacing {s.line_spacing_m:.1f} m · GSD {s.gsd_cm:.1f} cm"
+        + (f"NOT PLANNED {sum(u.area_km2 for u in s.unplanned):.3f} km² · " if s.unplanned else "")
+        + f"spacing {s.line_spacing_m:.1f} m · GSD {s.gsd_cm:.1f} cm"
     )
 
 
@@ -69,9 +78,23 @@ def as_text(plan: MissionPlan) -> str:
         f"{s.coverage_of}",
         f"  line spacing {s.line_spacing_m:.1f} m   GSD {s.gsd_cm:.1f} cm/px{sweep}",
     ]
-    for sortie in plan.sorties:
+    if s.lower_bound_km > 0:
         lines.append(
-            f"  sortie {sortie.index}: {len(sortie.items)} items, "
+            f"  lower bound {s.lower_bound_sorties} "
+            f"{'sortie' if s.lower_bound_sorties == 1 else 'sorties'}, "
+            f"{s.lower_bound_km:.1f} km (lanes + the least commuting): "
+            f"path {s.bound_ratio:.2f}x the bound"
+        )
+    for u in s.unplanned:
+        lines.append(
+            f"  NOT PLANNED: {u.area_km2:.3f} km² of part {u.part} of the water around "
+            f"lat {u.centre[0]:.6f}, lon {u.centre[1]:.6f}: {u.reason}"
+        )
+    several = len(_launches(plan)) > 1
+    for sortie in plan.sorties:
+        where = f" from launch {sortie.launch + 1}" if several else ""
+        lines.append(
+            f"  sortie {sortie.index}{where}: {len(sortie.items)} items, "
             f"{sortie.length_m / 1000:.2f} km, {format_duration(sortie.est_flight_s)}"
         )
     return "\n".join(lines)

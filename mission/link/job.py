@@ -28,6 +28,9 @@ class SortieJob:
     index: int  # 1-based, as in the plan
     items: tuple[MissionItem, ...]  # item 0 = home
     est_flight_s: float
+    # Where this sortie takes off and lands (lat, lon) when the plan has several launch
+    # points; None: the job's home.
+    home: tuple[float, float] | None = None
 
 
 @dataclass(frozen=True)
@@ -60,7 +63,15 @@ def job_from_plan(plan: MissionPlan, endurance: Endurance | None = None) -> Flig
     return FlightJob(
         name=plan.key_water_name or plan.key_water_id,
         home=(plan.home[0], plan.home[1]),
-        sorties=tuple(SortieJob(s.index, tuple(s.items), s.est_flight_s) for s in plan.sorties),
+        sorties=tuple(
+            SortieJob(
+                s.index,
+                tuple(s.items),
+                s.est_flight_s,
+                None if s.home is None else (s.home[0], s.home[1]),
+            )
+            for s in plan.sorties
+        ),
         fence=tuple(plan.fence),
         rally=tuple(plan.rally),
         fence_params=dict(plan.fence_params),
@@ -163,7 +174,7 @@ def fly_job(
             flight_report(
                 track,
                 sortie.items,
-                job.home,
+                sortie.home or job.home,
                 job.fence,
                 completed=ended.completed,
                 reason=ended.reason,

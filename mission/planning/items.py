@@ -107,8 +107,12 @@ def rally_items(
 def fence_params(area: Area, altitude_m: float) -> dict[str, float]:
     """Safety parameters set before arming: FENCE_* deliberately (the stock FENCE_RADIUS=150
     circle would otherwise rule) and the low-battery failsafe."""
-    hx, hy = area.home_xy
-    reach = max(math.hypot(x - hx, y - hy) for x, y in area.fence_inclusion.exterior.coords)
+    # The circle is centred where the vehicle arms: it must hold the polygon from every launch.
+    reach = max(
+        math.hypot(x - hx, y - hy)
+        for hx, hy in area.homes_xy
+        for x, y in area.fence_inclusion.exterior.coords
+    )
     radius = math.ceil(reach + 50.0)
     fence_type = 1 | 4  # max altitude + polygon
     if radius <= FENCE_RADIUS_MAX_M:

@@ -75,6 +75,7 @@ def centreline(poly: Polygon, sample_m: float = 10.0) -> LineString:
 
 
 STATION_M = 10.0  # distance between cross-sections along the centreline
+WIDTH_PERCENTILE = 90.0  # of the cross-section widths: sets the number of lanes
 
 
 def _extend_ends(line: LineString, poly: Polygon, trim_m: float) -> LineString:
@@ -139,7 +140,10 @@ def corridor_lanes(coverage: MultiPolygon, spacing_m: float) -> list[Leg]:
         centre = _extend_ends(centre, poly, half)
         left, right = _cross_sections(poly, centre)
         widths = np.linalg.norm(left - right, axis=1)
-        n = max(1, int(np.ceil(float(widths.max()) / spacing_m - 1e-9)))
+        # Lanes for the usual width; a wider bend or bay gets fill-in lanes where they add
+        # coverage, not a whole extra lane along the river.
+        usual = float(np.percentile(widths, WIDTH_PERCENTILE))
+        n = max(1, int(np.ceil(usual / spacing_m - 1e-9)))
         for k in range(n):
             f = (k + 0.5) / n
             lane = LineString(left + f * (right - left)).simplify(2.0)

@@ -313,6 +313,30 @@ class DistanceField:
             i = lo
         return [(float(x), float(y)) for x, y in out]
 
+    def distances(self, pts: np.ndarray) -> np.ndarray:
+        """``distance`` for many points at once ((n, 2) array in, (n,) out)."""
+        pts = np.asarray(pts, dtype=float).reshape(-1, 2)
+        i0 = np.round((pts[:, 1] - self._miny) / self._cell).astype(np.int64)
+        j0 = np.round((pts[:, 0] - self._minx) / self._cell).astype(np.int64)
+        best_d = np.full(len(pts), np.inf)
+        best_k = np.full(len(pts), -1, dtype=np.int64)
+        ny, nx = self._idx.shape
+        for di in (-1, 0, 1):
+            for dj in (-1, 0, 1):
+                ii, jj = i0 + di, j0 + dj
+                ok = (ii >= 0) & (ii < ny) & (jj >= 0) & (jj < nx)
+                k = np.full(len(pts), -1, dtype=np.int64)
+                k[ok] = self._idx[ii[ok], jj[ok]]
+                ok &= k >= 0
+                d = np.full(len(pts), np.inf)
+                d[ok] = np.hypot(self._xs[jj[ok]] - pts[ok, 0], self._ys[ii[ok]] - pts[ok, 1])
+                better = d < best_d
+                best_d[better], best_k[better] = d[better], k[better]
+        out = np.full(len(pts), np.inf)
+        found = best_k >= 0
+        out[found] = self._dist[best_k[found]] + 2.0 * self._cell
+        return out
+
     def distance(self, p: XY) -> float:
         """Conservative flying distance from ``p`` to the target (inf if not on the grid)."""
         k = self._nearest_cell(p)

@@ -12,15 +12,32 @@ LegKind = Literal["lane", "transit"]
 
 
 @dataclass(frozen=True)
+class Unreached:
+    """Water the plan does not fly: which part of the file's water, and why."""
+
+    part: int  # 1-based index of the water's polygon in the file
+    region: Polygon | MultiPolygon  # metres
+    reason: str
+
+
+@dataclass(frozen=True)
 class Area:
     """A key water in metres, with the regions the planner may use."""
 
     water: MultiPolygon  # the water; holes are islands
-    coverage: MultiPolygon  # what the camera must see: water minus no-fly zones
+    # What the camera must see: the whole water minus no-fly zones (every part of it).
+    coverage: MultiPolygon
     transit: Polygon | MultiPolygon  # where any leg may fly: inside the fence, off islands/no-fly
-    fence_inclusion: Polygon  # <= 70 vertices, contains the water and the launch
+    fence_inclusion: Polygon  # <= 70 vertices, contains the water and every launch
     fence_exclusions: tuple[Polygon, ...]  # no-fly zones and island cores, <= 70 vertices each
-    home_xy: XY
+    homes_xy: tuple[XY, ...]  # every launch point, the first one first
+    reachable: MultiPolygon  # the coverage some launch reaches through the transit region
+    # Coverage no route reaches from any launch (cut off by no-fly zones or the fence).
+    cut_off: tuple[Unreached, ...] = ()
+
+    @property
+    def home_xy(self) -> XY:
+        return self.homes_xy[0]
 
 
 @dataclass(frozen=True)
