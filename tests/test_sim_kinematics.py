@@ -110,3 +110,12 @@ def test_battery_draws_what_sitl_draws_at_cruise():
     assert 12.6 > half.voltage_v > batt.drain(b, cruise, minutes * 60 * 0.9).voltage_v > 10.5
     assert batt.draw_a(False, False, 0, 0) <= batt.draw_a(True, False, 0, 0) < cruise
     assert batt.with_remaining(b, 20).remaining_pct == pytest.approx(20.0)
+
+
+def test_a_short_leg_caps_the_speed_through_a_waypoint():
+    # SITL, 10 m/s legs, straight on: 5.7 m/s between a 29 m and a 41 m leg, full speed
+    # between long legs; a sharp turn still decides when it is the tighter limit.
+    assert turn_exit_speed(10.0, 90.0, 90.0, 29.2) == pytest.approx(5.7, abs=0.15)
+    assert turn_exit_speed(10.0, 90.0, 90.0, 150.0) == 10.0
+    assert turn_exit_speed(10.0, 0.0, 60.0, 60.0) == pytest.approx(2.5)
+    assert turn_exit_speed(10.0, 0.0, 0.0, 3.0) == pytest.approx(1.5)

@@ -209,6 +209,7 @@ class Autopilot:
         self.roi: tuple[float, float, float] | None = None
         self.gimbal_pitch_deg: float = 0.0
         self._last_current: tuple[int, int] = (-1, -1)
+        self._leg_in_cache: tuple[object, float] = (None, 0.0)
         self._milestones: set[str] = set()
         self.max_alt_m = 0.0
         self.distance_flown_m = 0.0
@@ -630,6 +631,20 @@ class Autopilot:
         else:
             self._nav_complete(seq, item)
 
+    def _leg_in_m(self, seq: int, items: list[MissionItem]) -> float:
+        """Length of the leg that ends at item ``seq``: from the previous waypoint (or home)."""
+        prev = next(
+            (it for it in reversed(items[1:seq]) if it.command == Cmd.NAV_WAYPOINT),
+            None,
+        )
+        key = (seq, items[seq], prev)
+        if self._leg_in_cache[0] != key:  # once per waypoint, not every step
+            lat, lon = self._item_xy(items[seq])
+            start = (self.home or self.launch)[:2]
+            plat, plon = self._item_xy(prev) if prev is not None else start
+            self._leg_in_cache = (key, distance_bearing(plat, plon, lat, lon)[0])
+        return self._leg_in_cache[1]
+
     def _fly_waypoint(
         self, seq: int, item: MissionItem, items: list[MissionItem], dt: float
     ) -> None:
@@ -643,8 +658,13 @@ class Autopilot:
             delay = item.param1 if item.command in (Cmd.NAV_WAYPOINT, 19) else 0.0
             if nxt is not None and nxt.command == Cmd.NAV_WAYPOINT and delay == 0 and dist > 1.0:
                 nlat, nlon = self._item_xy(nxt)
-                _, bearing_out = distance_bearing(lat, lon, nlat, nlon)
-                exit_speed = turn_exit_speed(self._limits().speed_xy, bearing_in, bearing_out)
+                leg_out, bearing_out = distance_bearing(lat, lon, nlat, nlon)
+                exit_speed = turn_exit_speed(
+                    self._limits().speed_xy,
+                    bearing_in,
+                    bearing_out,
+                    min(self._leg_in_m(seq, items), leg_out),
+                )
             self._move(lat, lon, alt, dt, exit_speed=exit_speed)
             dist, _ = distance_bearing(self.pose.lat, self.pose.lon, lat, lon)
             radius = max(self.params["WPNAV_RADIUS"] / 100.0, 0.05)

@@ -12,6 +12,7 @@ ellipsoid). No I/O, no clock: the caller passes ``dt``.
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass, replace
 
@@ -68,14 +69,47 @@ def offset(lat: float, lon: float, bearing_deg: float, dist_m: float) -> tuple[f
     return float(lat2), float(lon2)
 
 
-def turn_exit_speed(speed: float, leg_in_deg: float, leg_out_deg: float) -> float:
+# SITL passes a waypoint no faster than the shorter of its two legs lets its S-curve
+# reach, whatever the turn: (shorter leg m, speed through the waypoint m/s), read off
+# the sample river's first sortie at 10 m/s (ArduCopter 4.7 defaults, WPNAV_ACCEL 250,
+# WPNAV_JERK 1); e.g. straight on between a 29 m and a 41 m leg: 5.7 m/s.
+SHORT_LEG_SPEED = (
+    (0.0, 0.0),
+    (3.0, 1.5),
+    (10.0, 2.7),
+    (17.0, 3.9),
+    (23.0, 4.85),
+    (30.0, 5.8),
+    (40.0, 7.05),
+    (50.0, 8.2),
+    (60.0, 9.25),
+    (80.0, 10.0),
+)
+
+
+def short_leg_speed(leg_m: float) -> float:
+    """The fastest SITL passes a waypoint whose shorter leg is ``leg_m`` long."""
+    pts = SHORT_LEG_SPEED
+    if leg_m >= pts[-1][0]:
+        return math.inf
+    for (l0, v0), (l1, v1) in itertools.pairwise(pts):
+        if leg_m <= l1:
+            return v0 + (v1 - v0) * (max(leg_m, l0) - l0) / (l1 - l0)
+    return math.inf
+
+
+def turn_exit_speed(
+    speed: float, leg_in_deg: float, leg_out_deg: float, shorter_leg_m: float = math.inf
+) -> float:
     """Speed through a waypoint between legs: full straight on, zero at 90 deg or more.
 
     cos^2 of the turn, as SITL's S-curves slow for corners (10 m/s legs: 5.2 m/s
-    through a 41 deg turn, 2.2 m/s through 57 deg).
+    through a 41 deg turn, 2.2 m/s through 57 deg), and no more than the shorter
+    leg allows (``short_leg_speed``).
     """
     turn = abs((leg_out_deg - leg_in_deg + 180.0) % 360.0 - 180.0)
-    return max(0.0, speed * math.cos(math.radians(turn)) ** 2) if turn < 90.0 else 0.0
+    by_turn = max(0.0, speed * math.cos(math.radians(turn)) ** 2) if turn < 90.0 else 0.0
+    return min(by_turn, short_leg_speed(shorter_leg_m))
 
 
 def stop_speed(dist: float, exit_speed: float, accel: float, jerk: float) -> float:
