@@ -162,7 +162,7 @@ def report_lines(reports: list[Any], indexes: list[int] | None = None) -> list[s
                 else ""
             ),
             f"  flight time            planned {opt(r.planned_s, 's', '.0f')}, "
-            f"flown {opt(r.flown_s, 's', '.0f')} (vehicle clock)",
+            f"flown {opt(r.flown_s, 's', '.0f')} (in the air, vehicle clock)",
             f"  battery                at launch {opt(r.battery_start_pct, '%', '.0f')}, "
             f"planned use {opt(r.battery_planned_pct, '%', '.0f')}, "
             f"used {opt(r.battery_used_pct, '%', '.0f')}"

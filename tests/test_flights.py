@@ -29,7 +29,7 @@ from sitl.battery import PackSwap
 from sitl.endpoints import VehicleEndpoint
 
 SAMPLES = sorted(geofences.sample_paths(), key=lambda p: p.name)
-SPEEDUP = {"sim": 100.0, "ardupilot": 10.0}
+SPEEDUP = {"sim": 50.0, "ardupilot": 10.0}
 FAST_SPEEDUP = 50.0
 
 Start = Callable[[tuple[float, float, float]], VehicleEndpoint]

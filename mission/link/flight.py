@@ -277,7 +277,7 @@ def follow(
             tel = conn.snapshot()
             mtype = msg.get_type() if msg is not None else ""
             if mtype == "GLOBAL_POSITION_INT" and track is not None:
-                track.add_position(tel)
+                track.add_position(tel, msg)
             if mtype == "HEARTBEAT" and tel.mode != mode:
                 yield ModeChanged(mode, tel.mode)
                 mode = tel.mode

@@ -21,6 +21,7 @@ from geofences.projection import LocalProjection
 from mission.items import Cmd, MissionItem
 
 _PATH_CMDS = frozenset({Cmd.NAV_WAYPOINT, Cmd.NAV_TAKEOFF, Cmd.NAV_LAND})
+AIRBORNE_M = 0.5  # above this relative altitude the vehicle counts as flying
 
 
 @dataclass
@@ -33,12 +34,14 @@ class FlightTrack:
     consumed_start_mah: float | None = None
     consumed_end_mah: float | None = None
     final_position: tuple[float, float] | None = None
-    # The vehicle's own clock (time_boot_ms, simulated time on a SITL) at the first
-    # and the last position: the flown time, whatever the speed-up.
+    # The vehicle's own clock (time_boot_ms, simulated time on a SITL) at the first and
+    # the last position in the air: the flown time, whatever the speed-up or the load
+    # on this side (the position's own timestamp, not when we got to read it).
     first_boot_s: float | None = None
     last_boot_s: float | None = None
 
-    def add_position(self, tel: Any) -> None:
+    def add_position(self, tel: Any, msg: Any = None) -> None:
+        """Record the latest position; ``msg``: the GLOBAL_POSITION_INT it came from."""
         if tel.lat is None or tel.lon is None:
             return
         # A battery only drains in flight: the fullest reading is the start, so a reading
@@ -51,13 +54,15 @@ class FlightTrack:
                 tel.battery_consumed_mah,
             )
         self.positions.append((tel.lat, tel.lon, tel.alt_rel_m or 0.0))
-        if tel.boot_s is not None:
+        if msg is not None and msg.relative_alt / 1000.0 >= AIRBORNE_M:
+            boot_s = msg.time_boot_ms / 1000.0
             if self.first_boot_s is None:
-                self.first_boot_s = tel.boot_s
-            self.last_boot_s = tel.boot_s
+                self.first_boot_s = boot_s
+            self.last_boot_s = boot_s
 
     @property
     def flown_s(self) -> float | None:
+        """Time in the air (above AIRBORNE_M) by the vehicle's clock."""
         if self.first_boot_s is None or self.last_boot_s is None:
             return None
         return self.last_boot_s - self.first_boot_s
@@ -84,7 +89,7 @@ class FlightReport:
     track_points: int
     wall_s: float
     planned_s: float | None = None  # the planner's estimate of the sortie's flight time
-    flown_s: float | None = None  # by the vehicle's clock, lift-off to disarm
+    flown_s: float | None = None  # in the air, by the vehicle's clock
     battery_start_pct: float | None = None
     battery_planned_pct: float | None = None  # the estimate's share of a full pack
 

@@ -67,7 +67,6 @@ class Telemetry:
     heading_deg: float | None = None
     groundspeed_m_s: float | None = None
     position_time: float | None = None
-    boot_s: float | None = None  # the vehicle's clock at the last position (time_boot_ms)
     roll_rad: float | None = None
     pitch_rad: float | None = None
     yaw_rad: float | None = None
@@ -146,7 +145,6 @@ def _global_position_int(t: Telemetry, m: Any, now: float) -> None:
     t.groundspeed_m_s = (m.vx**2 + m.vy**2) ** 0.5 / 100.0
     t.heading_deg = None if m.hdg == 65535 else m.hdg / 100.0
     t.position_time = now
-    t.boot_s = m.time_boot_ms / 1000.0
 
 
 def _attitude(t: Telemetry, m: Any, now: float) -> None:
