@@ -362,6 +362,11 @@ class Patrol:
             delivered=delivered,
         )
 
+    @property
+    def connection(self) -> Connection | None:
+        """The vehicle link while connected (status reports read its telemetry)."""
+        return self._conn
+
     def set_params(self, values: Mapping[str, float]) -> dict[str, float]:
         """Set vehicle parameters while the patrol runs (a simulator's speed-up); returns
         the values read back."""

@@ -199,6 +199,7 @@ def patrol(
     from mission.patrol import Patrol, PatrolError, PatrolOptions, new_mission_id
     from mission.patrol_report import report_dict, write_report
     from mission.planner import plan as make_plan
+    from mission.status_report import patrol_report, start_reporting
     from station.config import Endpoint, default_outbox_path
     from station.errors import ConfigError
 
@@ -243,10 +244,13 @@ def patrol(
 
     runner = Patrol(kw, options, plan=plan, before_sortie=before_sortie, on_line=view.line)
     view.start(runner)
+    reporter = start_reporting(endpoints, lambda: patrol_report(runner))  # the station's map
     try:
         result = runner.run()
     finally:
         view.stop()
+        if reporter is not None:
+            reporter.stop()
     report = write_report(result, kw, plan, run_dir)
     if json_out:
         emit_json({**report_dict(result), "report": {k: str(v) for k, v in report.items()}})

@@ -23,9 +23,15 @@ alerts_app = typer.Typer(
     no_args_is_help=True,
 )
 station_app = typer.Typer(
-    help="The station receiver: verify and store signed alert webhooks.",
+    help="The station: the receiver (signed alert webhooks, patrol status) and the console.",
     no_args_is_help=True,
 )
+users_app = typer.Typer(help="Console operator accounts.", no_args_is_help=True)
+units_app = typer.Typer(
+    help="Units the console proposes for an alert (stations, patrol teams).", no_args_is_help=True
+)
+station_app.add_typer(users_app, name="users")
+station_app.add_typer(units_app, name="units")
 
 OutboxOpt = Annotated[
     Path | None,
@@ -34,9 +40,11 @@ OutboxOpt = Annotated[
     ),
 ]
 InboxOpt = Annotated[
-    Path | None,
+    str | None,
     typer.Option(
-        "--db", help="Receiver database (default: station.sqlite in $WATERPATROL_HOME or ./var)."
+        "--db",
+        help="Station store: a SQLite file or a postgresql:// URL (default: $WATERPATROL_STORE_URL,"
+        " else station.sqlite in $WATERPATROL_HOME or ./var).",
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
@@ -362,31 +370,47 @@ def serve(
     tls_key: Annotated[Path | None, typer.Option("--tls-key", help="PEM private key.")] = None,
     db: InboxOpt = None,
 ) -> None:
-    """Run the station receiver: POST /alerts (signed webhooks), GET /healthz."""
-    from station.config import default_inbox_path
+    """Run the station receiver: POST /alerts (signed webhooks), POST /status, GET /healthz."""
     from station.receiver import Receiver
     from station.signing import secret_from_env
 
     key = secret_from_env(secret_env)
-    context = None
-    if tls_cert is not None or tls_key is not None:
-        import ssl
-
-        if tls_cert is None or tls_key is None:
-            raise ConfigError("give both --tls-cert and --tls-key (or neither, for plain HTTP)")
-        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        try:
-            context.load_cert_chain(tls_cert, tls_key)
-        except (OSError, ssl.SSLError) as exc:
-            raise ConfigError(f"--tls-cert/--tls-key: cannot load: {exc}") from None
+    context = _tls_context(tls_cert, tls_key)
     _log_to_stderr()
-    receiver = Receiver(
-        db or default_inbox_path(), [key], host, port, max_body_bytes=max_body, ssl_context=context
-    )
+    receiver = Receiver(_store(db), [key], host, port, max_body_bytes=max_body, ssl_context=context)
     signal.signal(signal.SIGTERM, _interrupt)
-    typer.echo(f"listening on {receiver.url} (store {receiver.inbox.path})", err=True)
+    typer.echo(f"listening on {receiver.url} (store {_shown(receiver.inbox.path)})", err=True)
     with contextlib.suppress(KeyboardInterrupt):
         receiver.serve_forever()
+
+
+def _store(db: str | None) -> str | Path:
+    """The station store to open: --db, else $WATERPATROL_STORE_URL, else the default file."""
+    from station.config import default_inbox_path
+    from station.db import store_target
+
+    return store_target(db, default_inbox_path())
+
+
+def _shown(target: str | Path) -> str:
+    from station.db import describe
+
+    return describe(target)
+
+
+def _tls_context(tls_cert: Path | None, tls_key: Path | None) -> Any:
+    import ssl
+
+    if tls_cert is None and tls_key is None:
+        return None
+    if tls_cert is None or tls_key is None:
+        raise ConfigError("give both --tls-cert and --tls-key (or neither, for plain HTTP)")
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    try:
+        context.load_cert_chain(tls_cert, tls_key)
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(f"--tls-cert/--tls-key: cannot load: {exc}") from None
+    return context
 
 
 def _interrupt(*_: object) -> None:
@@ -405,12 +429,11 @@ def station_alerts(
     """List the alerts the station receiver has stored."""
     from dataclasses import asdict
 
-    from station.config import default_inbox_path
     from station.errors import StoreError
     from station.inbox import Inbox
 
-    path = db or default_inbox_path()
-    if not path.exists():
+    path = _store(db)
+    if isinstance(path, Path) and not path.exists():
         raise StoreError(f"no station database at {path}; start `waterpatrol station serve` first")
     inbox = Inbox(path)
     try:
@@ -421,7 +444,7 @@ def station_alerts(
         _echo_json([asdict(r) for r in rows])
         return
     if not rows:
-        typer.echo(f"nothing stored in {path}")
+        typer.echo(f"nothing stored in {_shown(path)}")
     for r in rows:
         if incidents:
             typer.echo(
@@ -433,3 +456,181 @@ def station_alerts(
                 f"{_when(r.received_at)}  {r.alert_id}  {r.type:<15} {r.status:<6}"
                 f"  incident {r.incident_id}  x{r.receipts}  {r.content_type}{test}"
             )
+
+
+# ---------------------------------------------------------------- console
+
+
+@station_app.command("console")
+def console(
+    port: Annotated[
+        int, typer.Option(min=0, max=65535, help="Console TCP port (0: any free port).")
+    ] = 8089,
+    host: Annotated[str, typer.Option(help="Address to bind (loopback by default).")] = "127.0.0.1",
+    receiver_port: Annotated[
+        int | None,
+        typer.Option(
+            "--receiver-port",
+            min=0,
+            max=65535,
+            help="Also run the receiver (POST /alerts, /status) on this port, same host and store.",
+        ),
+    ] = None,
+    secret_env: SecretEnvOpt = "WATERPATROL_WEBHOOK_SECRET",
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", help="console.yaml: key waters, tile URL, evidence folders."),
+    ] = None,
+    tls_cert: Annotated[
+        Path | None, typer.Option("--tls-cert", help="PEM certificate chain: serve HTTPS.")
+    ] = None,
+    tls_key: Annotated[Path | None, typer.Option("--tls-key", help="PEM private key.")] = None,
+    db: InboxOpt = None,
+) -> None:
+    """Run the dispatch console: live map, alert queue, acknowledge / assign / close.
+
+    Operators log in with accounts from `waterpatrol station users add`. The console reads
+    the store the receiver writes; give --receiver-port to run both in one process.
+    """
+    from console.config import load_console_config
+    from console.server import ConsoleServer
+    from station.receiver import Receiver
+    from station.signing import secret_from_env
+
+    cfg = load_console_config(config)
+    context = _tls_context(tls_cert, tls_key)
+    target = _store(db)
+    _log_to_stderr()
+    receiver = None
+    if receiver_port is not None:
+        key = secret_from_env(secret_env)
+        receiver = Receiver(target, [key], host, receiver_port, ssl_context=context).start()
+        typer.echo(f"receiver listening on {receiver.url}", err=True)
+    server = ConsoleServer(target, cfg, host, port, tls_cert=tls_cert, tls_key=tls_key)
+    if not server.store.users():
+        typer.echo(
+            "no operator accounts yet: add one with `waterpatrol station users add NAME`", err=True
+        )
+    typer.echo(f"console on {server.url}/ (store {_shown(target)})", err=True)
+    try:
+        server.serve_forever()
+    finally:
+        if receiver is not None:
+            receiver.close()
+
+
+def _console_store(db: str | None) -> Any:
+    from console.store import ConsoleStore
+
+    return ConsoleStore(_store(db))
+
+
+@users_app.command("add")
+def users_add(
+    name: Annotated[str, typer.Argument(help="Login name.")],
+    role: Annotated[
+        str, typer.Option(help="dispatcher (acts on alerts) or viewer (read-only).")
+    ] = "dispatcher",
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from stdin's first line.")
+    ] = False,
+    db: InboxOpt = None,
+) -> None:
+    """Add an operator (or set an existing one's role and password)."""
+    from console.auth import hash_password
+    from console.store import ROLES
+
+    if role not in ROLES:
+        raise typer.BadParameter(f"{role!r}: use one of {', '.join(ROLES)}", param_hint="--role")
+    if not name.strip() or len(name) > 64 or any(c.isspace() for c in name):
+        raise typer.BadParameter(f"{name!r}: 1-64 characters without spaces", param_hint="NAME")
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    try:
+        hashed = hash_password(password)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    with _console_store(db) as store:
+        store.add_user(name, role, hashed)
+    typer.echo(f"operator {name} ({role}) saved", err=True)
+
+
+@users_app.command("list")
+def users_list(db: InboxOpt = None, as_json: JsonOpt = False) -> None:
+    """List operator accounts."""
+    with _console_store(db) as store:
+        users = store.users()
+    if as_json:
+        _echo_json([{"name": u.name, "role": u.role} for u in users])
+        return
+    for u in users:
+        typer.echo(f"{u.name}  {u.role}")
+    if not users:
+        typer.echo("no operators yet")
+
+
+@users_app.command("remove")
+def users_remove(name: str, db: InboxOpt = None) -> None:
+    """Remove an operator; their open sessions end at their next request."""
+    with _console_store(db) as store:
+        store.remove_user(name)
+    typer.echo(f"operator {name} removed", err=True)
+
+
+@units_app.command("set")
+def units_set(
+    unit_id: Annotated[str, typer.Argument(help="Short id, e.g. team-3.")],
+    lat: Annotated[float, typer.Option(help="WGS84 latitude, degrees.")],
+    lon: Annotated[float, typer.Option(help="WGS84 longitude, degrees.")],
+    name: Annotated[str | None, typer.Option(help="Shown name [default: the id].")] = None,
+    kind: Annotated[str, typer.Option(help="station or team.")] = "team",
+    db: InboxOpt = None,
+) -> None:
+    """Add a unit or move it (the console proposes the nearest units for each alert)."""
+    with _console_store(db) as store:
+        store.set_unit(unit_id, name or unit_id, kind, lat, lon)
+    typer.echo(f"unit {unit_id} at {lat:.6f}, {lon:.6f}", err=True)
+
+
+@units_app.command("list")
+def units_list(db: InboxOpt = None, as_json: JsonOpt = False) -> None:
+    """List the units."""
+    with _console_store(db) as store:
+        units = store.units()
+    if as_json:
+        _echo_json(units)
+        return
+    for u in units:
+        typer.echo(f"{u['id']}  {u['kind']:<7}  {u['lat']:.6f}, {u['lon']:.6f}  {u['name']}")
+    if not units:
+        typer.echo("no units yet")
+
+
+@units_app.command("remove")
+def units_remove(unit_id: str, db: InboxOpt = None) -> None:
+    """Remove a unit."""
+    with _console_store(db) as store:
+        store.remove_unit(unit_id)
+    typer.echo(f"unit {unit_id} removed", err=True)
+
+
+@station_app.command("export")
+def station_export(
+    incident_id: Annotated[str, typer.Argument(help="Incident id.")],
+    out: Annotated[Path | None, typer.Option("--out", help="Write here instead of stdout.")] = None,
+    db: InboxOpt = None,
+) -> None:
+    """Export one incident: its alerts as received, its state and its full handling history."""
+    with _console_store(db) as store:
+        doc = store.export(incident_id)
+    text = json.dumps(doc, indent=2, ensure_ascii=False, default=str) + "\n"
+    if out is None:
+        sys.stdout.write(text)
+        return
+    try:
+        out.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"--out {out}: cannot write: {exc.strerror or exc}") from None
+    typer.echo(f"wrote {out}", err=True)

@@ -2,8 +2,9 @@
 each one once. It is what a station without a dispatch system runs, and what tests deliver to.
 
 ``POST /alerts`` with a Standard Webhooks signature and a JSON alert (or a CAP 1.2
-message); ``GET /healthz``. Answers: 200 stored or duplicate (same webhook-id and
-body again: a retry or a replay inside the time window, acknowledged but not
+message); ``POST /status`` with a patrol's status report (:mod:`station.status`, JSON only,
+signed with the same secret); ``GET /healthz``. Answers: 200 stored or duplicate (same
+webhook-id and body again: a retry or a replay inside the time window, acknowledged but not
 stored twice), 400 malformed (bad framing, bad JSON or XML, nesting deeper than
 ``MAX_JSON_DEPTH``), 401 bad signature or stale timestamp, 404, 408 not sent in
 time, 409 a reused webhook-id with a different body, 411, 413 too large, 415 an
@@ -15,6 +16,7 @@ connections, 500 only for the station's own faults. The HTTP side is
 from __future__ import annotations
 
 import codecs
+import contextlib
 import json
 import logging
 import re
@@ -38,9 +40,11 @@ log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 1 << 20  # an alert is ~1 KB; evidence images are never inlined
 MAX_JSON_DEPTH = 32  # an alert nests 3 deep; json.loads recurses, so bound it before
 PATH = "/alerts"
+STATUS_PATH = "/status"
 JSON_TYPES = ("application/json",)
 CAP_TYPES = ("application/cap+xml", "application/xml", "text/xml")
 _CAP_STATUS = {"Alert": "open", "Update": "update", "Cancel": "closed"}
+_CAP_SEVERITY = {"Extreme": "critical", "Severe": "high", "Moderate": "medium", "Minor": "low"}
 _JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.S)
 _JSON_BRACKET = re.compile(r"[\[\]{}]")
 _XML_DECL_ENCODING = re.compile(rb"<\?xml\s[^>]*?encoding\s*=\s*[\"']([A-Za-z][\w.:-]*)[\"']")
@@ -79,6 +83,7 @@ class Receiver:
         self.max_body_bytes = max_body_bytes
         self.tolerance_s = tolerance_s
         self.inbox = Inbox(db_path)
+        self.inbox.index_missing(parse_stored)  # a store from before the console
         try:
             sock = bind(host, port)
         except OSError as exc:
@@ -141,18 +146,49 @@ class Receiver:
             return 200, {"ok": True}
         if head.method == "POST" and head.path == PATH:
             return self.handle(head.headers, body)
+        if head.method == "POST" and head.path == STATUS_PATH:
+            return self.handle_status(head.headers, body)
         return 404, {"error": f"no such path {head.target}; POST alerts to {PATH}"}
 
-    def handle(self, headers: Mapping[str, str], body: bytes) -> tuple[int, dict[str, Any]]:
-        """Verify, parse and store one request body; returns (HTTP status, JSON reply)."""
+    def _verify(self, headers: Mapping[str, str], body: bytes) -> tuple[int, dict[str, Any]] | str:
+        """The webhook-id of a correctly signed request, or the reply refusing it."""
         if not all(
             headers.get(h) for h in ("webhook-id", "webhook-timestamp", "webhook-signature")
         ):
             return 400, {"error": "missing webhook-id, webhook-timestamp or webhook-signature"}
         try:
-            webhook_id = verify(self.keys, headers, body, time.time(), self.tolerance_s)
+            return verify(self.keys, headers, body, time.time(), self.tolerance_s)
         except SignatureError as exc:
             return 401, {"error": str(exc)}
+
+    def handle_status(self, headers: Mapping[str, str], body: bytes) -> tuple[int, dict[str, Any]]:
+        """Verify, parse and store one patrol status report."""
+        from station.status import parse_status
+
+        webhook_id = self._verify(headers, body)
+        if not isinstance(webhook_id, str):
+            return webhook_id
+        content_type, charset = _media_type(headers.get("content-type") or "")
+        if content_type not in JSON_TYPES:
+            return 415, {"error": f"content-type {content_type or '(none)'}: send application/json"}
+        try:
+            report = parse_status(json_document(body, charset))
+        except AlertError as exc:
+            return 400, {"error": str(exc)}
+        except HttpError as exc:
+            return exc.status, {"error": str(exc)}
+        try:
+            result = self.inbox.store_status(webhook_id, report)
+        except Exception as exc:
+            log.exception("storing status %s failed", webhook_id)
+            return 500, {"error": f"could not store the status report: {type(exc).__name__}"}
+        return 200, {"result": result, "webhook_id": webhook_id, "stored": result == STORED}
+
+    def handle(self, headers: Mapping[str, str], body: bytes) -> tuple[int, dict[str, Any]]:
+        """Verify, parse and store one request body; returns (HTTP status, JSON reply)."""
+        webhook_id = self._verify(headers, body)
+        if not isinstance(webhook_id, str):
+            return webhook_id
         content_type, charset = _media_type(headers.get("content-type") or "")
         try:
             if content_type in JSON_TYPES:
@@ -187,7 +223,31 @@ def _media_type(value: str) -> tuple[str, str | None]:
 
 
 def parse_json_alert(body: bytes, charset: str | None = None) -> tuple[str, Received]:
-    """The body's text and what it says. JSON on the wire is UTF-8 (RFC 8259 section 8.1)."""
+    """The body's text and what it says."""
+    data = json_document(body, charset)
+    # Alert.from_dict enforces everything alert.schema.json says (tests hold the two together)
+    # at a tenth of jsonschema's cost per request.
+    alert = Alert.from_dict(data)
+    return body.decode("utf-8"), Received(
+        alert_id=alert.id,
+        incident_id=alert.incident_id,
+        type=str(alert.type),
+        status=str(alert.status),
+        sent_at=format_time(alert.sent_at),
+        is_test=alert.is_test,
+        details=alert.to_dict(),
+    )
+
+
+def parse_stored(content_type: str, body: bytes) -> Received:
+    """What a stored body says (its content type as stored: the media type alone)."""
+    if content_type in CAP_TYPES:
+        return parse_cap_alert(body)[1]
+    return parse_json_alert(body)[1]
+
+
+def json_document(body: bytes, charset: str | None = None) -> Any:
+    """A JSON request body, parsed. JSON on the wire is UTF-8 (RFC 8259 section 8.1)."""
     if charset is not None and codecs_name(charset) != "utf-8":
         raise HttpError(415, f"charset {charset}: JSON must be sent as UTF-8 (RFC 8259)")
     encoding = json.detect_encoding(body)
@@ -202,20 +262,9 @@ def parse_json_alert(body: bytes, charset: str | None = None) -> tuple[str, Rece
     if json_depth(text, MAX_JSON_DEPTH) > MAX_JSON_DEPTH:
         raise AlertError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels: not an alert")
     try:
-        data = json.loads(text)
+        return json.loads(text)
     except ValueError as exc:
         raise AlertError(f"body is not valid JSON: {exc}") from None
-    # Alert.from_dict enforces everything alert.schema.json says (tests hold the two together)
-    # at a tenth of jsonschema's cost per request.
-    alert = Alert.from_dict(data)
-    return text, Received(
-        alert_id=alert.id,
-        incident_id=alert.incident_id,
-        type=str(alert.type),
-        status=str(alert.status),
-        sent_at=format_time(alert.sent_at),
-        is_test=alert.is_test,
-    )
 
 
 def json_depth(text: str, stop_after: int) -> int:
@@ -289,4 +338,39 @@ def parse_cap_alert(body: bytes, charset: str | None = None) -> tuple[str, Recei
         status=_CAP_STATUS[msg_type],
         sent_at=format_time(parse_time(find("cap:sent"), "sent")),
         is_test=find("cap:status") == "Test",
+        details=_cap_details(root, ns),
     )
+
+
+def _cap_details(root: ET.Element, ns: dict[str, str]) -> dict[str, Any]:
+    """The console's fields from a CAP message's first <info> (best effort: CAP from other
+    senders may lack any of them)."""
+    info = root.find("cap:info", ns)
+    if info is None:
+        return {}
+    params = {
+        (p.findtext("cap:valueName", "", ns) or "").strip(): (
+            p.findtext("cap:value", "", ns) or ""
+        ).strip()
+        for p in info.findall("cap:parameter", ns)
+    }
+    details: dict[str, Any] = {
+        "severity": _CAP_SEVERITY.get((info.findtext("cap:severity", "", ns) or "").strip()),
+        "water_name": (info.findtext("cap:area/cap:areaDesc", "", ns) or "").strip() or None,
+        "vehicle_id": params.get("vehicleId"),
+        "mission_id": params.get("missionId"),
+        "water_id": params.get("waterId"),
+        "observed_at": params.get("observedAt"),
+        "text_zh": (info.findtext("cap:description", "", ns) or "").strip() or None,
+    }
+    with contextlib.suppress(ValueError):
+        details["people"] = int(params["people"]) if "people" in params else None
+        details["confidence"] = float(params["confidence"]) if "confidence" in params else None
+    circle = (info.findtext("cap:area/cap:circle", "", ns) or "").strip()
+    with contextlib.suppress(ValueError):
+        centre, radius_km = circle.split()
+        lat, lon = (float(v) for v in centre.split(","))
+        details.update(lat=lat, lon=lon, radius_m=float(radius_km) * 1000.0)
+    if "evidenceSha256" in params:
+        details["evidence"] = {"path": None, "sha256": params["evidenceSha256"]}
+    return details
