@@ -2,6 +2,7 @@
 
     python -m benchmarks.bench_detection [--scenes N] [--negatives N] [--scenes-4k N] [--seed S]
                                          [--runtimes openvino,onnx,torch] [--workers N] [--json]
+                                         [--model PATH] [--configs NAME,...]
 
 Scenes come from ``benchmarks.scenes``: people 45-170 px tall (stratified),
 some sunk to the waist, among look-alikes (buoys, logs, foam, boards, a cup),
@@ -149,6 +150,10 @@ def main() -> None:
         "--workers", type=int, default=None, help="detector threads (default: cores, max 4)"
     )
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    parser.add_argument("--model", default=None, help="model file (default: the detector's)")
+    parser.add_argument(
+        "--configs", default=None, help="comma-separated configuration names (default: all)"
+    )
     args = parser.parse_args()
 
     runtimes = (
@@ -183,6 +188,11 @@ def main() -> None:
         ("  first look only", {"person_px": SMALLEST_PX, "second_look": False}),
         ("  640 squares", {"tiling": "auto", "person_px": SMALLEST_PX, "free_tiles": False}),
     ]
+    if args.configs:
+        wanted = {c.strip() for c in args.configs.split(",")}
+        configs = [(n, k) for n, k in configs if n.strip() in wanted]
+    if args.model:
+        configs = [(n, {**k, "model": args.model}) for n, k in configs]
     results: list[Result] = []
     for runtime in runtimes:
         for name, kwargs in configs:

@@ -142,12 +142,21 @@ def detect(
     model: Path | None = typer.Option(
         None,
         "--model",
-        help="Ultralytics model file (.pt, .onnx, OpenVINO folder); default yolo11n-pose.",
+        help="Ultralytics model file (.pt, .onnx, OpenVINO folder), or 'aerial' for the "
+        "detector trained on real drone footage of swimmers (two stages with the pose "
+        "model); default yolo11n-pose.",
     ),
     tiling: str = typer.Option(
         "auto", "--tiling", help="Tiled inference for small people: auto|on|off."
     ),
-    conf: float = typer.Option(0.25, "--conf", help="Detector confidence threshold."),
+    conf: float | None = typer.Option(
+        None,
+        "--conf",
+        min=0.0,
+        max=1.0,
+        help="Detector confidence threshold (default: the model's own, 0.25 for a pose "
+        "model, 0.4 for the aerial detector).",
+    ),
     camera: str | None = typer.Option(
         None, "--camera", help="Camera preset when the key water names none (see geofences.camera)."
     ),

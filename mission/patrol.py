@@ -73,7 +73,7 @@ class PatrolOptions:
     vehicle_id: str = "drone-1"
     pattern: str | None = None  # default: the key water's
     model: str | None = None  # detector model file; default yolo11n-pose
-    conf: float = 0.25
+    conf: float | None = None  # None: the model's own operating threshold
     video_delay_s: float = 0.0  # camera capture -> frame arrival: poses are looked up this early
     time_scale: float = 1.0  # vehicle seconds per wall second (a simulator's speed-up)
     water_level_m: float = 0.0  # water surface above the vehicle's home
@@ -91,7 +91,7 @@ class PatrolOptions:
             raise PatrolError(f"video delay {self.video_delay_s} s: give 0 to 10 seconds")
         if not 0.0 < self.time_scale <= 100.0:
             raise PatrolError(f"time scale {self.time_scale}: give a speed-up in (0, 100]")
-        if not 0.0 < self.conf < 1.0:
+        if self.conf is not None and not 0.0 < self.conf < 1.0:
             raise PatrolError(f"detector confidence {self.conf}: give a value in (0, 1)")
 
 

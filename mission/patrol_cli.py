@@ -156,7 +156,11 @@ def patrol(
         None, "--pattern", help="survey, shoreline or corridor (default: the file's)."
     ),
     model: Path | None = typer.Option(
-        None, "--model", help="Ultralytics model file (.pt, .onnx); default yolo11n-pose."
+        None,
+        "--model",
+        help="Ultralytics model file (.pt, .onnx), or 'aerial' for the detector trained on "
+        "real drone footage of swimmers (two stages with the pose model); default "
+        "yolo11n-pose.",
     ),
     video_delay: float = typer.Option(
         0.0,

@@ -254,3 +254,20 @@ def test_free_size_tiles_waste_less_than_fixed_squares() -> None:
 def test_merged_detections_name_their_members() -> None:
     merged = _merge([(100, 100, 140, 200, 0.80, 0, False), (100, 100, 120, 200, 0.90, 1, True)])
     assert sorted(merged[0].members) == [0, 1] and merged[0].index in merged[0].members
+
+
+def test_a_box_mostly_inside_a_surer_one_is_dropped() -> None:
+    boxes = np.array(
+        [
+            [0, 0, 20, 40],  # a swimmer
+            [10, 0, 20, 40],  # half of them, less sure
+            [0, 30, 20, 70],  # a neighbour overlapping a quarter: kept
+            [-2, -2, 22, 44],  # the swimmer with their splash, least sure
+        ],
+        float,
+    )
+    keep = tl.not_nested(boxes, np.array([0.9, 0.6, 0.5, 0.3]), 0.5)
+    assert keep.tolist() == [True, False, True, False]
+    # the surer of two nested boxes stays, whichever is larger
+    assert tl.not_nested(boxes[[0, 3]], np.array([0.3, 0.9]), 0.5).tolist() == [False, True]
+    assert tl.not_nested(np.zeros((0, 4)), np.zeros(0), 0.5).tolist() == []
