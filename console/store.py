@@ -21,6 +21,7 @@ from typing import Any
 from station.db import Db
 from station.errors import StationError
 from station.inbox import _SCHEMA as INBOX_SCHEMA
+from station.inbox import STATUS_COLUMNS
 
 ROLES = ("dispatcher", "viewer")
 UNIT_KINDS = ("station", "team")
@@ -111,26 +112,7 @@ _QUEUE_FIELDS = (
     "handled_at",
     "handled_by",
 )
-_TRACK_FIELDS = (
-    "seq",
-    "received_at",
-    "sent_at",
-    "vehicle_id",
-    "mission_id",
-    "water_id",
-    "lat",
-    "lon",
-    "alt_rel_m",
-    "heading_deg",
-    "speed_m_s",
-    "sortie",
-    "sorties",
-    "battery_pct",
-    "mode",
-    "link",
-    "video",
-    "detector_fps",
-)
+_TRACK_FIELDS = ("seq", "received_at", *STATUS_COLUMNS)  # the receiver's tracks table
 _ACTION_FIELDS = ("id", "incident_id", "at", "user_name", "action", "unit_id", "note", "outcome")
 
 

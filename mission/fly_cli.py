@@ -13,7 +13,7 @@ import math
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 
@@ -22,6 +22,20 @@ EXIT_LINK_LOST = 4
 EXIT_INTERRUPTED = 130
 PLAN_SUFFIXES = (".plan",)
 MAX_LAUNCH_DISTANCE_M = 50.0  # default: the vehicle must stand this close to the plan's launch
+
+# Between sorties (fly and patrol): a battery swap at the prompt, or a dock that charges.
+DockedOpt = Annotated[
+    bool,
+    typer.Option(
+        "--docked",
+        help="The vehicle charges at a dock between sorties: wait (up to --charge-timeout) "
+        "until its battery can fly the next sortie instead of asking for a swap.",
+    ),
+]
+ChargeTimeoutOpt = Annotated[
+    float,
+    typer.Option("--charge-timeout", min=0.0, help="Minutes to wait at the dock with --docked."),
+]
 
 
 def load_job(
@@ -215,15 +229,8 @@ def fly(
         help="Refuse to upload when the vehicle stands farther than this many metres from "
         "the plan's launch point.",
     ),
-    docked: bool = typer.Option(
-        False,
-        "--docked",
-        help="The vehicle charges at a dock between sorties: wait (up to --charge-timeout) "
-        "until its battery can fly the next sortie instead of asking for a swap.",
-    ),
-    charge_timeout: float = typer.Option(
-        90.0, "--charge-timeout", min=0.0, help="Minutes to wait at the dock with --docked."
-    ),
+    docked: DockedOpt = False,
+    charge_timeout: ChargeTimeoutOpt = 90.0,
     endurance_min: float | None = typer.Option(
         None,
         "--endurance-min",

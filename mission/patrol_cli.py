@@ -20,6 +20,8 @@ from typing import Any
 
 import typer
 
+from mission.fly_cli import ChargeTimeoutOpt, DockedOpt
+
 EXIT_ERROR = 1
 EXIT_EARLY = 3
 EXIT_LINK_LOST = 4
@@ -172,15 +174,8 @@ def patrol(
     ready_timeout: float = typer.Option(
         120.0, "--ready-timeout", help="Seconds to wait for GPS fix, EKF position and home."
     ),
-    docked: bool = typer.Option(
-        False,
-        "--docked",
-        help="The vehicle charges at a dock between sorties: wait (up to --charge-timeout) "
-        "until its battery can fly the next sortie instead of asking for a swap.",
-    ),
-    charge_timeout: float = typer.Option(
-        90.0, "--charge-timeout", min=0.0, help="Minutes to wait at the dock with --docked."
-    ),
+    docked: DockedOpt = False,
+    charge_timeout: ChargeTimeoutOpt = 90.0,
     json_out: bool = typer.Option(False, "--json", help="Print the final report as JSON."),
 ) -> None:
     """Patrol a key water: plan, upload, fly every sortie, detect, alert dispatch, report.
