@@ -46,7 +46,14 @@ from sitl.camera import swimmers as footage
 from sitl.camera.errors import CameraError
 from sitl.camera.scene import Person, Scene
 from sitl.camera.swimming import draw as draw_swimmer
-from sitl.camera.textures import SAND_BGR, SKY_BGR, Texture, land_texture, water_texture
+from sitl.camera.textures import (
+    SAND_BGR,
+    SKY_BGR,
+    Texture,
+    lake_texture,
+    land_texture,
+    water_texture,
+)
 
 _WGS84 = Geod(ellps="WGS84")
 HORIZON_EPS = 0.02  # a ray must point this far below the horizon (per unit depth) to hit ground
@@ -102,7 +109,10 @@ class Assets:
         land: Texture | None = None,
         swimmers: tuple[footage.SwimmerCutout, ...] | None = None,
     ) -> None:
-        self.water: Texture = water or water_texture(seed)
+        # composed people on the lake texture they were tuned on; real swimmers on
+        # water like the footage they were cut from
+        self.water: Texture = water or lake_texture(seed)
+        self.footage_water: Texture = water or water_texture(seed)
         self.land: Texture = land or land_texture(seed)
         cut = photos.cutouts()
         standing = tuple(c for c in cut if c.full_body)
@@ -318,8 +328,9 @@ def render(
 
     c = scene.water.centroid
     xy0 = _projection(round(c.y, 3), round(c.x, 3)).to_xy(pose.lon, pose.lat)
+    water_tex = assets.footage_water if scene.swimmers == "real" else assets.water
     if n_water == w * h:
-        image = _texture(assets.water, gsd, to_ground, xy0, (w, h))
+        image = _texture(water_tex, gsd, to_ground, xy0, (w, h))
     else:
         image = _texture(assets.land, gsd, to_ground, xy0, (w, h))
         bank = water_en.boundary.intersection(region)
@@ -327,7 +338,7 @@ def render(
             thick = max(1, round(1.2 / gsd))
             cv2.polylines(image, _lines_px(bank, g), False, SAND_BGR, thick, cv2.LINE_8, shift=4)
         if n_water:
-            water = _texture(assets.water, gsd, to_ground, xy0, (w, h))
+            water = _texture(water_tex, gsd, to_ground, xy0, (w, h))
             cv2.copyTo(water, mask, image)
     if sky_in_view:
         ground = np.zeros((h, w), np.uint8)

@@ -66,6 +66,31 @@ def _wind_field(rng: np.random.Generator, n: int, along_px: float, across_px: fl
     return ((smooth - smooth.mean()) / (smooth.std() + 1e-9)).astype(np.float32)
 
 
+def lake_texture(seed: int = 0, n: int = TILE_PX) -> Texture:
+    """A lake seen from above: slow colour drift, wind ripples, fine chop, a few glints.
+
+    The water of the composed look (photographed people), on which the demo and the
+    end-to-end tests are tuned; real swimmers get ``water_texture``.
+    """
+    rng = np.random.default_rng([seed, 1])
+    yy, xx = np.mgrid[0:n, 0:n].astype(np.float32)
+    drift = _periodic_field(rng, n, 160.0)
+    warp = _periodic_field(rng, n, 40.0)
+    # ripples ~1.3 m long: a whole number of waves across the tile in x and y
+    kx, ky = int(rng.integers(24, 34)), int(rng.integers(8, 16))
+    phase = 2 * np.pi * (kx * xx + ky * yy) / n
+    ripple = np.sin(phase + 2.2 * warp) * (0.65 + 0.35 * _periodic_field(rng, n, 60.0))
+    chop = _periodic_field(rng, n, 3.0)
+    deep = np.array([98.0, 102.0, 62.0], np.float32)  # BGR: a murky green-grey lake
+    shallow = np.array([118.0, 128.0, 92.0], np.float32)
+    mix = np.clip(0.5 + 0.3 * drift, 0.0, 1.0)[..., None]
+    img = deep * (1.0 - mix) + shallow * mix
+    img += (6.0 * ripple + 1.5 * chop)[..., None]
+    glint = (ripple > 0.95) & (rng.random((n, n)) < 0.08)
+    img[glint] += 55.0
+    return _pyramid(np.clip(img, 0, 255).astype(np.uint8))
+
+
 def water_texture(seed: int = 0, n: int = TILE_PX) -> Texture:
     """Open water seen from above, as drone footage shows it: an even olive green (the
     SeaDronesSee frames' colour), slow drift, faint wind chop with crests a little longer
