@@ -167,7 +167,8 @@ def test_fly_sortie_2_reports_sortie_2(monkeypatch: pytest.MonkeyPatch, tmp_path
 
 
 def test_a_vehicle_far_from_the_launch_is_refused_before_upload() -> None:
-    job = type("J", (), {"home": (29.2294, 115.7762), "name": "lake"})
+    sortie = type("S", (), {"home": None})  # flies from the plan's launch
+    job = type("J", (), {"home": (29.2294, 115.7762), "name": "lake", "sorties": (sortie,)})
     near, far = Telemetry(), Telemetry()
     near.lat, near.lon = 29.2295, 115.7762  # ~11 m north
     far.lat, far.lon = 29.2294 + 2600 / 111_000, 115.7762
@@ -178,6 +179,11 @@ def test_a_vehicle_far_from_the_launch_is_refused_before_upload() -> None:
     assert found and 2550 < int(found.group(1)) < 2650
     assert "nothing was uploaded" in str(info.value)
     assert math.isfinite(check_launch_distance(job, far, 5000.0))
+    # a plan with several launches: the first sortie's own launch is where it must stand
+    sortie.home = (far.lat, far.lon)
+    assert check_launch_distance(job, far, 50.0) < 1.0
+    with pytest.raises(LinkError):
+        check_launch_distance(job, near, 50.0)
 
 
 def test_connect_respects_its_timeout_and_says_what_it_does() -> None:
