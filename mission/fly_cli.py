@@ -307,6 +307,40 @@ def confirm_swap(text: str) -> None:
     typer.prompt(text, default="", show_default=False)
 
 
+def swap_between_sorties(
+    sorties: Any,
+    endurance: Any,
+    *,
+    docked: bool,
+    charge_timeout_s: float,
+    interactive: bool,
+    say: Any,
+) -> Any:
+    """``before_sortie`` for fly and patrol: from the second sortie on, a battery swap at
+    the prompt (or the dock's charge). Without either, fly_job's battery check refuses a
+    pack too low to fly."""
+    from mission.link.battery import between_sorties
+
+    est = {s.index: s.est_flight_s for s in sorties}
+    first = sorties[0].index
+
+    def before_sortie(conn: Any, index: int) -> None:
+        if index == first:
+            return
+        between_sorties(
+            conn,
+            index,
+            est[index],
+            endurance,
+            docked=docked,
+            charge_timeout_s=charge_timeout_s,
+            confirm_swap=confirm_swap if interactive else None,
+            say=say,
+        )
+
+    return before_sortie
+
+
 @dataclass(frozen=True)
 class _LinkOptions:
     url: str
@@ -354,7 +388,6 @@ def _fly_connected(
     job: Any, n_planned: int, link: _LinkOptions, dry_run: bool, json_out: bool, summary: dict
 ) -> int:
     from mission.cli import emit_json
-    from mission.link.battery import between_sorties
     from mission.link.connection import open_link
     from mission.link.errors import LinkLost
     from mission.link.flight import prepare
@@ -396,23 +429,14 @@ def _fly_connected(
         code = 0
         reports: list[Any] = []
 
-        def pause(conn: Any, index: int) -> None:
-            # A real vehicle lands with a used battery: a swap (or the dock's charge) first.
-            # Without either, fly_job's battery check refuses a pack too low to fly.
-            if index == job.sorties[0].index:
-                return
-            interactive = not json_out and sys.stdin.isatty()
-            between_sorties(
-                conn,
-                index,
-                next(s.est_flight_s for s in job.sorties if s.index == index),
-                job.endurance,
-                docked=link.docked,
-                charge_timeout_s=link.charge_timeout_s,
-                confirm_swap=confirm_swap if interactive else None,
-                say=display.line,
-            )
-
+        pause = swap_between_sorties(
+            job.sorties,
+            job.endurance,
+            docked=link.docked,
+            charge_timeout_s=link.charge_timeout_s,
+            interactive=not json_out and sys.stdin.isatty(),
+            say=display.line,
+        )
         reporter = fly_reporter(link.station, conn, job.name)
         try:
             with display:

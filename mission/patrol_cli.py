@@ -192,8 +192,7 @@ def patrol(
     """
     import geofences
     from mission.cli import emit_json
-    from mission.fly_cli import confirm_swap
-    from mission.link.battery import between_sorties
+    from mission.fly_cli import swap_between_sorties
     from mission.link.job import endurance_of
     from mission.patrol import Patrol, PatrolError, PatrolOptions, new_mission_id
     from mission.patrol_report import report_dict, write_report
@@ -224,22 +223,14 @@ def patrol(
         ready_timeout_s=ready_timeout,
     )
     view = StatusView(json_out)
-    interactive = not json_out and sys.stdin.isatty()
-    sorties = {s.index: s.est_flight_s for s in plan.sorties}
-
-    def before_sortie(conn: Any, index: int) -> None:
-        if index == plan.sorties[0].index:
-            return
-        between_sorties(
-            conn,
-            index,
-            sorties[index],
-            endurance_of(kw.vehicle),
-            docked=docked,
-            charge_timeout_s=charge_timeout * 60.0,
-            confirm_swap=confirm_swap if interactive else None,
-            say=view.line,
-        )
+    before_sortie = swap_between_sorties(
+        plan.sorties,
+        endurance_of(kw.vehicle),
+        docked=docked,
+        charge_timeout_s=charge_timeout * 60.0,
+        interactive=not json_out and sys.stdin.isatty(),
+        say=view.line,
+    )
 
     runner = Patrol(kw, options, plan=plan, before_sortie=before_sortie, on_line=view.line)
     view.start(runner)
